@@ -1,0 +1,1 @@
+"""supportbus operator CLI."""

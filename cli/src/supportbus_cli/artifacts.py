@@ -1,0 +1,84 @@
+"""Creating what the services load at start: the intent model and the knowledge index."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from supportbus_classifier.errors import ClassifierError
+from supportbus_classifier.linear_model import LinearIntentModel
+from supportbus_classifier.settings import ClassifierSettings
+from supportbus_classifier.taxonomy import Taxonomy
+from supportbus_classifier.training import LabelledTexts, ensure_banking77, read_labelled_csv
+from supportbus_retriever.errors import IndexUnavailable
+from supportbus_retriever.llama_index_store import LlamaIndexKnowledgeIndex
+from supportbus_retriever.settings import RetrieverSettings
+from supportbus_runtime.embedding import MiniLMEmbedder, TextEmbedder
+
+from supportbus_cli.progress import console, embed_with_progress
+
+
+def embedder_for(settings: ClassifierSettings | RetrieverSettings) -> MiniLMEmbedder:
+    return MiniLMEmbedder(
+        settings.resolved_model_path(settings.shared_dir), threads=settings.embedding_threads
+    )
+
+
+@dataclass(frozen=True)
+class TrainReport:
+    path: Path
+    examples: int
+    intents: int
+    seconds: float
+
+
+def train(
+    data: LabelledTexts, out: Path, *, taxonomy: Taxonomy, embedder: TextEmbedder
+) -> TrainReport:
+    start = time.perf_counter()
+    unknown = set(data.labels) - taxonomy.intents.keys()
+    if unknown:
+        raise ClassifierError(f"training labels missing from the taxonomy: {sorted(unknown)[:10]}")
+    vectors = embed_with_progress(embedder, data.texts, "embedding training texts")
+    console.print("fitting the intent classifier...")
+    model = LinearIntentModel.train(data.texts, data.labels, embedder=embedder, vectors=vectors)
+    model.save(out)
+    return TrainReport(out, len(data), len(model.labels), time.perf_counter() - start)
+
+
+def ensure_model(settings: ClassifierSettings, data_path: Path) -> None:
+    """Train the model when it is missing or stale (the demo's first run)."""
+    taxonomy = Taxonomy.load(settings.taxonomy_path)
+    embedder = embedder_for(settings)
+    try:
+        LinearIntentModel.load(settings.model_path, embedder=embedder, taxonomy=taxonomy)
+        return
+    except ClassifierError as reason:
+        console.print(f"[yellow]{reason}[/] — training it now")
+    report = train(
+        read_labelled_csv(ensure_banking77(data_path)),
+        settings.model_path,
+        taxonomy=taxonomy,
+        embedder=embedder,
+    )
+    console.print(
+        f"trained on {report.examples} examples in {report.seconds:.1f} s -> {report.path}"
+    )
+
+
+def build_index(settings: RetrieverSettings) -> LlamaIndexKnowledgeIndex:
+    with console.status(f"indexing the articles in {settings.kb_dir}..."):
+        return LlamaIndexKnowledgeIndex.build(
+            settings.kb_dir, settings.index_dir, embedder=embedder_for(settings)
+        )
+
+
+def ensure_index(settings: RetrieverSettings) -> None:
+    try:
+        LlamaIndexKnowledgeIndex.load(
+            settings.index_dir, embedder=embedder_for(settings), kb_dir=settings.kb_dir
+        )
+    except IndexUnavailable as reason:
+        console.print(f"[yellow]{reason}[/] — building it now")
+        build_index(settings)

@@ -1,0 +1,327 @@
+"""The `supportbus` operator CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from supportbus_classifier.settings import ClassifierSettings
+from supportbus_classifier.taxonomy import Taxonomy
+from supportbus_classifier.training import (
+    ensure_banking77,
+    read_labelled_csv,
+    stratified_split,
+)
+from supportbus_contracts import SupportRequest
+from supportbus_retriever.settings import RetrieverSettings
+from supportbus_runtime.broker import ensure_topics
+from supportbus_runtime.contracts_topics import pipeline_topics
+from supportbus_runtime.errors import SupportbusError
+from supportbus_runtime.localkafka import LocalKafka, LocalKafkaConfig
+
+from supportbus_cli import artifacts
+from supportbus_cli.dlq import list_dead_letters, redrive
+from supportbus_cli.evaluation import evaluate_classifier, evaluate_retrieval
+from supportbus_cli.progress import console
+from supportbus_cli.publishing import (
+    RequestLine,
+    new_request_id,
+    publish_requests,
+    read_requests_file,
+)
+from supportbus_cli.settings import CliSettings
+
+app = typer.Typer(
+    help="Operate supportbus: publish requests, train, evaluate, inspect dead letters.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+eval_app = typer.Typer(help="Offline evaluations on Banking77-format CSVs.", no_args_is_help=True)
+dlq_app = typer.Typer(
+    help="Dead letters: what could not be handled, and why.", no_args_is_help=True
+)
+kafka_app = typer.Typer(
+    help="A local single-node Kafka (KRaft) for machines without Docker.", no_args_is_help=True
+)
+index_app = typer.Typer(help="The retriever's knowledge index.", no_args_is_help=True)
+data_app = typer.Typer(help="Datasets.", no_args_is_help=True)
+for sub, name in (
+    (eval_app, "eval"),
+    (dlq_app, "dlq"),
+    (kafka_app, "kafka"),
+    (index_app, "index"),
+    (data_app, "data"),
+):
+    app.add_typer(sub, name=name)
+
+Bootstrap = Annotated[str | None, typer.Option(help="Kafka bootstrap servers (default: settings).")]
+
+
+def _settings(bootstrap: str | None = None) -> CliSettings:
+    settings = CliSettings()
+    return (
+        settings.model_copy(update={"kafka_bootstrap_servers": bootstrap})
+        if bootstrap
+        else settings
+    )
+
+
+def _fail(error: Exception) -> None:
+    console.print(f"[red]error:[/] {error}")
+    raise typer.Exit(2)
+
+
+@app.command()
+def publish(
+    text: Annotated[str | None, typer.Option(help="Body of one request to publish.")] = None,
+    file: Annotated[Path | None, typer.Option(help="JSONL file, one request per line.")] = None,
+    channel: str = "api",
+    customer_id: str = "cus_cli",
+    subject: str = "",
+    email: str | None = None,
+    bootstrap: Bootstrap = None,
+) -> None:
+    """Publish support requests to support.request.received.v1."""
+    if (text is None) == (file is None):
+        _fail(ValueError("give exactly one of --text or --file"))
+    try:
+        if file is not None:
+            lines = read_requests_file(file)
+        else:
+            request = SupportRequest.model_validate(
+                {
+                    "channel": channel,
+                    "customer_id": customer_id,
+                    "subject": subject,
+                    "body": text,
+                    "email": email,
+                }
+            )
+            lines = [RequestLine(new_request_id(), request)]
+        events = asyncio.run(publish_requests(_settings(bootstrap), lines))
+    except (SupportbusError, ValueError, OSError) as error:
+        _fail(error)
+    for event in events:
+        print(event.request_id)
+
+
+@app.command()
+def train(
+    data: Annotated[Path | None, typer.Option(help="Banking77-format CSV (text,category).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Model file (default: classifier settings).")
+    ] = None,
+) -> None:
+    """Train the classifier's intent model and write the model file the service loads."""
+    classifier = ClassifierSettings()
+    try:
+        labelled = read_labelled_csv(ensure_banking77(data or _settings().banking77_train()))
+        report = artifacts.train(
+            labelled,
+            out or classifier.model_path,
+            taxonomy=Taxonomy.load(classifier.taxonomy_path),
+            embedder=artifacts.embedder_for(classifier),
+        )
+    except SupportbusError as error:
+        _fail(error)
+    console.print(
+        f"trained on {report.examples} examples ({report.intents} intents) in "
+        f"{report.seconds:.1f} s -> {report.path}"
+    )
+
+
+@index_app.command("build")
+def index_build() -> None:
+    """(Re)build the local knowledge index from the articles under data/kb."""
+    started = time.perf_counter()
+    settings = RetrieverSettings()
+    try:
+        artifacts.build_index(settings)
+    except SupportbusError as error:
+        _fail(error)
+    console.print(f"index built in {time.perf_counter() - started:.1f} s -> {settings.index_dir}")
+
+
+@eval_app.command("classify")
+def eval_classify(
+    train_csv: Annotated[Path, typer.Option("--train", help="Training CSV.")],
+    test_csv: Annotated[Path, typer.Option("--test", help="Test CSV.")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+) -> None:
+    """Train on TRAIN, predict TEST: accuracy, macro-F1, mean ms per request."""
+    try:
+        report = evaluate_classifier(
+            train_csv, test_csv, embedder=artifacts.embedder_for(ClassifierSettings())
+        )
+    except SupportbusError as error:
+        _fail(error)
+    result = {
+        "accuracy": round(report.accuracy, 4),
+        "macro_f1": round(report.macro_f1, 4),
+        "ms_per_request": round(report.ms_per_request, 3),
+        "train_examples": report.train_examples,
+        "test_examples": report.test_examples,
+    }
+    _report(result, as_json)
+
+
+@eval_app.command("retrieve")
+def eval_retrieve(
+    test_csv: Annotated[Path, typer.Option("--test", help="Test CSV.")],
+    k: Annotated[int, typer.Option(min=1, max=20)] = 3,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+) -> None:
+    """For each row, a hit when an article tagged with its intent is in the top k."""
+    settings = RetrieverSettings()
+    try:
+        report = evaluate_retrieval(
+            test_csv, kb_dir=settings.kb_dir, k=k, embedder=artifacts.embedder_for(settings)
+        )
+    except SupportbusError as error:
+        _fail(error)
+    _report(
+        {
+            "recall_at_1": round(report.recall_at_1, 4),
+            "recall_at_k": round(report.recall_at_k, 4),
+            "mrr": round(report.mrr, 4),
+            "k": report.k,
+            "queries": report.queries,
+        },
+        as_json,
+    )
+
+
+def _report(result: dict[str, float | int], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result))
+        return
+    for key, value in result.items():
+        print(f"{key:>16}: {value}")
+
+
+@data_app.command("split")
+def data_split(
+    out_dir: Annotated[Path, typer.Option(help="Where TRAIN.csv and TEST.csv are written.")],
+    data: Annotated[Path | None, typer.Option(help="Banking77-format CSV.")] = None,
+    test_fraction: float = 0.2,
+    seed: int = 7,
+) -> None:
+    """Stratified split of a labelled CSV into train.csv and test.csv (held out per intent)."""
+    import csv
+
+    labelled = read_labelled_csv(ensure_banking77(data or _settings().banking77_train()))
+    train_part, test_part = stratified_split(labelled, test_fraction, seed)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, part in (("train.csv", train_part), ("test.csv", test_part)):
+        with (out_dir / name).open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["text", "category"])
+            writer.writerows(zip(part.texts, part.labels, strict=True))
+        console.print(f"{out_dir / name}: {len(part)} rows")
+
+
+@dlq_app.command("list")
+def dlq_list(
+    bootstrap: Bootstrap = None, as_json: Annotated[bool, typer.Option("--json")] = False
+) -> None:
+    """Show every dead letter: where it came from, which service gave up, and why."""
+    letters = asyncio.run(list_dead_letters(_settings(bootstrap)))
+    for letter in letters:
+        row = {
+            "topic": letter.dlq_topic,
+            "partition": letter.partition,
+            "offset": letter.offset,
+            "key": (letter.key or b"").decode("utf-8", "replace"),
+            "service": letter.service,
+            "error_type": letter.error_type,
+            "reason": letter.reason,
+            "failed_at": letter.failed_at,
+            "bytes": len(letter.value),
+        }
+        if as_json:
+            print(json.dumps(row))
+        else:
+            print(
+                f"{row['topic']}[{row['partition']}]@{row['offset']} key={row['key']} "
+                f"{row['service']} {row['error_type']} ({row['bytes']} bytes): {row['reason']}"
+            )
+    console.print(f"{len(letters)} dead letter(s)")
+
+
+@dlq_app.command("redrive")
+def dlq_redrive(
+    bootstrap: Bootstrap = None,
+    limit: Annotated[int | None, typer.Option(help="At most this many.")] = None,
+) -> None:
+    """Republish dead letters, unchanged, to the topic they failed on (each one once)."""
+    sent = asyncio.run(redrive(_settings(bootstrap), limit=limit))
+    console.print(f"redrove {sent} dead letter(s)")
+
+
+@kafka_app.command("run")
+def kafka_run(
+    data_dir: Annotated[Path | None, typer.Option(help="Broker data (default var/kafka).")] = None,
+    port: int = 9092,
+) -> None:
+    """Run a local Kafka 4.1 broker on 127.0.0.1 until Ctrl-C (fetches the jars on first use)."""
+    settings = _settings()
+    kafka = LocalKafka(
+        LocalKafkaConfig(
+            data_dir=data_dir or settings.work_dir / "kafka",
+            cache_dir=settings.kafka_cache_dir,
+            port=port,
+        )
+    )
+    try:
+        kafka.start()
+    except Exception as error:
+        _fail(error)
+    console.print(f"Kafka ready at {kafka.bootstrap_servers}; Ctrl-C stops it")
+    try:
+        while kafka.is_running():
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        kafka.stop()
+
+
+@app.command("topics")
+def topics(bootstrap: Bootstrap = None) -> None:
+    """Create every pipeline topic (and dead-letter topic) that does not exist yet."""
+    settings = _settings(bootstrap)
+    created = asyncio.run(
+        ensure_topics(
+            settings.kafka_bootstrap_servers,
+            pipeline_topics(settings.topic_prefix),
+            partitions=settings.topic_partitions,
+            replication_factor=settings.topic_replication_factor,
+        )
+    )
+    console.print(f"created {len(created)} topic(s): {', '.join(created) or '-'}")
+
+
+@app.command()
+def demo(
+    bootstrap: Annotated[
+        str | None, typer.Option(help="Use this Kafka instead of a local one.")
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the replies.")] = 180.0,
+) -> None:
+    """Run the whole system on the embedded defaults with a dozen sample requests."""
+    from supportbus_cli.demo import run_demo
+
+    try:
+        code = run_demo(_settings(), external_bootstrap=bootstrap, timeout_s=timeout)
+    except SupportbusError as error:
+        _fail(error)
+    raise typer.Exit(code)
+
+
+if __name__ == "__main__":
+    app(sys.argv[1:])

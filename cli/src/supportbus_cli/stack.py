@@ -1,0 +1,178 @@
+"""The helpdesk and the four services as separate OS processes: used by `supportbus demo` and by
+the end-to-end tests, so both exercise exactly what an operator deploys."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from supportbus_runtime.errors import SupportbusError
+
+SERVICES = ("classifier", "retriever", "ticketer", "responder")
+
+
+class StackError(SupportbusError):
+    """A process of the stack failed to start or died."""
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    work_dir: Path
+    bootstrap_servers: str
+    helpdesk_port: int
+    topic_prefix: str = ""
+    partitions: int = 6
+    # Extra environment for every process (paths of the model, index, ...).
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def helpdesk_url(self) -> str:
+        return f"http://127.0.0.1:{self.helpdesk_port}"
+
+
+def _service_env(config: StackConfig, service: str) -> dict[str, str]:
+    prefix = f"{service.upper()}_"
+    return {
+        f"{prefix}KAFKA_BOOTSTRAP_SERVERS": config.bootstrap_servers,
+        f"{prefix}TOPIC_PREFIX": config.topic_prefix,
+        f"{prefix}TOPIC_PARTITIONS": str(config.partitions),
+    }
+
+
+class ManagedProcess:
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_path: Path) -> None:
+        self.name = name
+        self._argv = argv
+        self._env = env
+        self.log_path = log_path
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self._process = subprocess.Popen(
+            self._argv,
+            env=self._env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        log.close()
+
+    @property
+    def alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    @property
+    def returncode(self) -> int | None:
+        return None if self._process is None else self._process.poll()
+
+    def kill_hard(self) -> None:
+        """SIGKILL: no shutdown hooks, no final commit (what a crash looks like)."""
+        if self._process is not None and self.alive:
+            self._process.send_signal(signal.SIGKILL)
+            self._process.wait(timeout=10)
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self._process is None or not self.alive:
+            return
+        self._process.send_signal(signal.SIGTERM)
+        try:
+            self._process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait(timeout=10)
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+class Stack:
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.processes: dict[str, ManagedProcess] = {}
+        base = {**os.environ, **config.env, "PYTHONUNBUFFERED": "1"}
+        logs = config.work_dir / "logs"
+        self.processes["helpdesk"] = ManagedProcess(
+            "helpdesk",
+            [sys.executable, "-m", "supportbus_helpdesk.main"],
+            {
+                **base,
+                "HELPDESK_PORT": str(config.helpdesk_port),
+                "HELPDESK_HOST": "127.0.0.1",
+                "HELPDESK_DB_PATH": str(config.work_dir / "helpdesk.sqlite3"),
+                "HELPDESK_PUBLIC_BASE_URL": config.helpdesk_url,
+            },
+            logs / "helpdesk.log",
+        )
+        for service in SERVICES:
+            env = {**base, **_service_env(config, service)}
+            if service == "ticketer":
+                env["TICKETER_HELPDESK_URL"] = config.helpdesk_url
+            self.processes[service] = ManagedProcess(
+                service,
+                [sys.executable, "-m", f"supportbus_{service}.main"],
+                env,
+                logs / f"{service}.log",
+            )
+
+    def start(self, timeout: float = 60.0) -> None:
+        self.processes["helpdesk"].start()
+        self.wait_helpdesk(timeout)
+        for service in SERVICES:
+            self.processes[service].start()
+        time.sleep(0.5)
+        self.check_alive()
+
+    def wait_helpdesk(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.check_alive(["helpdesk"])
+            try:
+                if httpx.get(f"{self.config.helpdesk_url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise StackError(f"helpdesk did not answer within {timeout:.0f} s")
+
+    def check_alive(self, names: list[str] | None = None) -> None:
+        for name in names or list(self.processes):
+            process = self.processes[name]
+            if process.returncode is not None:
+                raise StackError(
+                    f"{name} exited with code {process.returncode}:\n{process.log_tail()}"
+                )
+
+    def restart(self, name: str) -> None:
+        self.processes[name].start()
+
+    def stop(self) -> None:
+        # Consumers first (so nothing is mid-call when the helpdesk goes), helpdesk last.
+        for service in reversed(SERVICES):
+            self.processes[service].stop()
+        self.processes["helpdesk"].stop()
+
+    def __enter__(self) -> Stack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def ticket_count(self) -> int:
+        response = httpx.get(
+            f"{self.config.helpdesk_url}/v1/tickets", params={"limit": 1}, timeout=5
+        )
+        response.raise_for_status()
+        return int(response.json()["total"])

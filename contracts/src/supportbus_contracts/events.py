@@ -1,0 +1,115 @@
+"""The events of the support pipeline, version 1.
+
+Each downstream event carries forward everything the next hop needs (the request, then its
+classification, then the articles, then the ticket), so no service ever queries another.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from supportbus_contracts.envelope import Contract, Event
+
+Channel = Literal["email", "chat", "api", "web"]
+Priority = Literal["urgent", "high", "normal", "low"]
+
+MAX_BODY_CHARS = 20_000
+MAX_SUBJECT_CHARS = 500
+
+Identifier = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class SupportRequest(Contract):
+    """What the customer sent, as the channel received it."""
+
+    channel: Channel
+    customer_id: Identifier
+    email: str | None = Field(
+        default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$", description="Reply address."
+    )
+    subject: str = Field(default="", max_length=MAX_SUBJECT_CHARS)
+    body: str = Field(min_length=1, max_length=MAX_BODY_CHARS)
+    locale: str = Field(default="en", min_length=2, max_length=35)
+    metadata: dict[str, str] = Field(
+        default_factory=dict, max_length=50, description="Free key/value pairs from the channel."
+    )
+
+
+class Classification(Contract):
+    """What the classifier decided, and which model decided it."""
+
+    category: Identifier
+    intent: Identifier
+    priority: Priority
+    confidence: float = Field(ge=0.0, le=1.0)
+    summary: str = Field(max_length=500)
+    model: str = Field(max_length=128, description="Which model made the decision.")
+
+
+class Article(Contract):
+    """A knowledge-base article that answers the request, as found by the retriever."""
+
+    article_id: Identifier
+    title: str = Field(max_length=300)
+    snippet: str = Field(max_length=2_000)
+    score: float
+    url: str | None = Field(default=None, max_length=2_000)
+
+
+class Ticket(Contract):
+    """The ticket opened for the request in the ticketing system."""
+
+    ticket_id: Identifier
+    url: str = Field(max_length=2_000)
+    status: str = Field(max_length=32)
+
+
+class RequestReceived(Event):
+    """A customer asked for help. Published by any producer: email, chat, API, web."""
+
+    type: Literal["support.request.received"] = "support.request.received"
+    request: SupportRequest
+
+
+class RequestClassified(Event):
+    type: Literal["support.request.classified"] = "support.request.classified"
+    request: SupportRequest
+    classification: Classification
+
+
+class KnowledgeRetrieved(Event):
+    type: Literal["support.knowledge.retrieved"] = "support.knowledge.retrieved"
+    request: SupportRequest
+    classification: Classification
+    articles: list[Article] = Field(max_length=20)
+
+
+class TicketCreated(Event):
+    type: Literal["support.ticket.created"] = "support.ticket.created"
+    request: SupportRequest
+    classification: Classification
+    articles: list[Article] = Field(max_length=20)
+    ticket: Ticket
+
+
+class ResponseReady(Event):
+    """The reply to send to the customer on the channel they used."""
+
+    type: Literal["support.response.ready"] = "support.response.ready"
+    request: SupportRequest
+    classification: Classification
+    ticket: Ticket
+    reply: str = Field(min_length=1, max_length=MAX_BODY_CHARS)
+    cited_article_ids: list[Identifier] = Field(max_length=20)
+    composer: str = Field(max_length=128, description="What wrote the reply, e.g. 'template'.")
+
+
+ALL_EVENTS: tuple[type[Event], ...] = (
+    RequestReceived,
+    RequestClassified,
+    KnowledgeRetrieved,
+    TicketCreated,
+    ResponseReady,
+)

@@ -1,0 +1,1 @@
+"""supportbus runtime: the mechanisms every service shares."""

@@ -1,0 +1,71 @@
+"""How ``localkafka`` finds free ports and tells that a broker is up and usable.
+
+Readiness is asked through aiokafka on a fresh thread with its own event loop, so a synchronous
+``LocalKafka.start()`` also works from a thread whose event loop is already running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+
+from aiokafka.admin import AIOKafkaAdminClient
+
+from ._kafka_config import HOST
+
+
+def find_free_port(exclude: tuple[int, ...] = ()) -> int:
+    """A port on 127.0.0.1 nobody listens on right now (racy by nature, fine for local use)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((HOST, 0))
+            port = int(sock.getsockname()[1])
+        if port not in exclude:
+            return port
+
+
+def port_taken(port: int) -> bool:
+    """True when binding would fail, i.e. something listens there already."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the JVM does
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return True
+    return False
+
+
+def accepts_connections(port: int) -> bool:
+    try:
+        with socket.create_connection((HOST, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+async def _has_live_broker(bootstrap: str, seconds: float) -> bool:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(seconds * 1000))
+    try:
+        async with asyncio.timeout(seconds):
+            await admin.start()
+            cluster = await admin.describe_cluster()
+        return bool(cluster.get("brokers"))  # a fenced (not yet usable) broker is not listed
+    finally:
+        await admin.close()
+
+
+def broker_ready(bootstrap: str, timeout: float = 5.0) -> bool:
+    """True once the broker lists itself in its metadata (asked from a fresh thread and loop)."""
+    answer: list[bool] = []
+
+    def probe() -> None:
+        try:
+            answer.append(asyncio.run(_has_live_broker(bootstrap, timeout)))
+        except Exception:  # any failure just means "not ready yet"
+            answer.append(False)
+
+    thread = threading.Thread(target=probe, name="localkafka-probe", daemon=True)
+    thread.start()
+    thread.join(timeout * 3)
+    return bool(answer and answer[0])

@@ -1,0 +1,72 @@
+"""Broker wiring: a producer that does not lose acknowledged events, and explicit topic creation."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from faststream.kafka import KafkaBroker
+
+from supportbus_runtime.errors import TransientError
+from supportbus_runtime.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+# Our producer accepts whatever the broker may have accepted from others (brokers default to
+# 1 MiB and are often raised to a few MiB), so a large record can be dead-lettered whole.
+PRODUCER_MAX_REQUEST_BYTES = 16 * 1024 * 1024
+
+
+def build_broker(settings: ServiceSettings, *, client_id: str) -> KafkaBroker:
+    """A FastStream broker whose producer waits for all in-sync replicas (acks=all) and is
+    idempotent, so a retried send never writes a record twice."""
+    return KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=True,
+        max_request_size=PRODUCER_MAX_REQUEST_BYTES,
+        logger=logging.getLogger(f"supportbus.{client_id}.broker"),
+    )
+
+
+async def ensure_topics(
+    bootstrap_servers: str,
+    topics: Iterable[str],
+    *,
+    partitions: int,
+    replication_factor: int = 1,
+) -> list[str]:
+    """Create the topics that do not exist yet; returns those it created. Never relies on the
+    broker's auto-creation, which would pick its own partition count."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="supportbus-admin")
+    try:
+        await admin.start()
+        existing = set(await admin.list_topics())
+        missing = [t for t in dict.fromkeys(topics) if t not in existing]
+        if missing:
+            response = await admin.create_topics(
+                [
+                    NewTopic(t, num_partitions=partitions, replication_factor=replication_factor)
+                    for t in missing
+                ]
+            )
+            _raise_on_topic_errors(response.to_object().get("topic_errors", []))
+            log.info("created topics %s with %d partitions", missing, partitions)
+        return missing
+    except KafkaError as error:
+        raise TransientError(f"cannot create topics on {bootstrap_servers}: {error}") from error
+    finally:
+        await admin.close()
+
+
+def _raise_on_topic_errors(topic_errors: list[dict[str, object]]) -> None:
+    for item in topic_errors:
+        code = item.get("error_code")
+        if code and code != TopicAlreadyExistsError.errno:
+            raise TransientError(
+                f"topic {item.get('topic')} not created: error {code} "
+                f"{item.get('error_message') or ''}".strip()
+            )

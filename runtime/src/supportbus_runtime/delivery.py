@@ -1,0 +1,278 @@
+"""At-least-once delivery, written once for every service.
+
+For each record: decode and validate -> handle (retrying transient failures with backoff) ->
+publish the output events and wait for the broker's acknowledgement -> commit exactly this
+record's offset. A record that cannot be decoded, or whose handling fails permanently or keeps
+failing, goes to the dead-letter topic instead, and its offset is committed only once the dead
+letter is acknowledged. Nothing is committed ahead of its outcome, so a crash at any point means
+redelivery, never loss; handlers are idempotent so redelivery is harmless.
+
+Why not FastStream's ack policies: on Kafka, REJECT_ON_ERROR commits like ACK, and ``ack()``
+calls aiokafka's ``commit()`` without offsets, which commits every fetched position. We subscribe
+with ``AckPolicy.MANUAL`` and commit explicit offsets ourselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from supportbus_contracts.envelope import Event
+from supportbus_contracts.topics import dead_letter_topic
+from tenacity import (
+    AsyncRetrying,
+    RetryError,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from supportbus_runtime.broker import PRODUCER_MAX_REQUEST_BYTES
+from supportbus_runtime.deadletters import TRUNCATED_HEADER, dead_letter_headers
+from supportbus_runtime.decoding import decode_event
+from supportbus_runtime.errors import MessageRejected, TransientError
+
+log = logging.getLogger(__name__)
+
+_MAX_DEAD_LETTER_BYTES = PRODUCER_MAX_REQUEST_BYTES - 64 * 1024
+
+E = TypeVar("E", bound=Event)
+
+
+@dataclass(frozen=True)
+class Publication:
+    """An output event and the topic it goes to."""
+
+    topic: str
+    event: Event
+
+
+Handler = Callable[[E], Awaitable[Sequence[Publication]]]
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    max_attempts: int = 5
+    initial_backoff_s: float = 0.2
+    max_backoff_s: float = 5.0
+    max_message_bytes: int = 1_048_576
+    # How long to wait before a record whose output could not be published is fetched again.
+    redelivery_pause_s: float = 1.0
+
+
+@dataclass
+class DeliveryStats:
+    handled: int = 0
+    dead_lettered: int = 0
+    retries: int = 0
+    redeliveries_requested: int = 0
+    commit_failures: int = 0
+    by_error: dict[str, int] = field(default_factory=dict)
+
+
+class EventConsumer(Generic[E]):
+    """Consumes one topic for one service with the delivery guarantees described above."""
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        topic: str,
+        event_type: type[E],
+        handler: Handler[E],
+        broker: KafkaBroker,
+        policy: DeliveryPolicy,
+        topic_prefix: str = "",
+    ) -> None:
+        self.service = service
+        self._topic_prefix = topic_prefix
+        self.topic = topic
+        self.event_type = event_type
+        self._handler = handler
+        self._broker = broker
+        self._policy = policy
+        self.stats = DeliveryStats()
+
+    def subscribe(self, *, group_id: str) -> None:
+        subscriber = self._broker.subscriber(
+            self.topic,
+            group_id=group_id,
+            ack_policy=AckPolicy.MANUAL,
+            auto_offset_reset="earliest",
+            # Fetch records up to twice the size we accept, so oversized ones reach us and are
+            # dead-lettered with a reason instead of stalling the partition.
+            max_partition_fetch_bytes=PRODUCER_MAX_REQUEST_BYTES,
+        )
+        subscriber(self.on_message)
+
+    async def on_message(self, message: KafkaMessage) -> None:
+        try:
+            event = decode_event(self.event_type, message.body, self._policy.max_message_bytes)
+            publications = await self._handle_with_retries(event)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            if not await self._dead_letter(message, error):
+                return
+        else:
+            if not await self._publish_all(message, publications):
+                return
+            self.stats.handled += 1
+        await self._commit(message)
+
+    async def _handle_with_retries(self, event: E) -> Sequence[Publication]:
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._policy.max_attempts),
+            wait=wait_exponential_jitter(
+                multiplier=self._policy.initial_backoff_s,
+                max=self._policy.max_backoff_s,
+                jitter=self._policy.initial_backoff_s,
+            ),
+            retry=retry_if_exception_type(TransientError),
+            before_sleep=self._count_retry,
+            reraise=True,
+        )
+        try:
+            return await retrying(self._handler, event)
+        except RetryError as error:  # pragma: no cover - reraise=True makes this unreachable
+            raise error.last_attempt.exception() or error from error
+
+    def _count_retry(self, state: Any) -> None:
+        self.stats.retries += 1
+        log.warning(
+            "%s: transient failure (attempt %d of %d), retrying: %s",
+            self.service,
+            state.attempt_number,
+            self._policy.max_attempts,
+            type(state.outcome.exception()).__name__,
+        )
+
+    async def _publish_all(
+        self, message: KafkaMessage, publications: Sequence[Publication]
+    ) -> bool:
+        for publication in publications:
+            event = publication.event
+            ok = await self._send(
+                message,
+                event.model_dump_json().encode(),
+                topic=self._topic_prefix + publication.topic,
+                key=event.request_id.encode(),
+                headers={
+                    "content-type": "application/json",
+                    "event-type": event.type,
+                    "event-id": str(event.event_id),
+                },
+                correlation_id=event.correlation_id,
+            )
+            if not ok:
+                return False
+        return True
+
+    async def _dead_letter(self, message: KafkaMessage, error: BaseException) -> bool:
+        record = message.raw_message
+        error_type, reason = _describe(error)
+        attempts = self._policy.max_attempts if isinstance(error, TransientError) else 1
+        headers = dead_letter_headers(
+            original=message.headers,
+            service=self.service,
+            error_type=error_type,
+            reason=reason,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            attempts=attempts,
+        )
+        log.error(
+            "%s: dead-lettering %s[%d]@%d: %s: %s",
+            self.service,
+            record.topic,
+            record.partition,
+            record.offset,
+            error_type,
+            reason,
+        )
+        body = message.body
+        if len(body) > _MAX_DEAD_LETTER_BYTES:
+            # Beyond what any producer of ours can write: keep the head, say how much was cut,
+            # rather than block the partition on a record that can never be dead-lettered whole.
+            headers[TRUNCATED_HEADER] = str(len(body))
+            body = body[:_MAX_DEAD_LETTER_BYTES]
+        ok = await self._send(
+            message,
+            body,
+            topic=dead_letter_topic(self.topic),
+            key=record.key,
+            headers=headers,
+            correlation_id=None,
+        )
+        if ok:
+            self.stats.dead_lettered += 1
+            self.stats.by_error[error_type] = self.stats.by_error.get(error_type, 0) + 1
+        return ok
+
+    async def _send(
+        self,
+        message: KafkaMessage,
+        body: bytes,
+        *,
+        topic: str,
+        key: bytes | None,
+        headers: dict[str, str],
+        correlation_id: str | None,
+    ) -> bool:
+        """Publish and wait for the acknowledgement; on failure, rewind so the record comes back."""
+        try:
+            await self._broker.publish(
+                body, topic=topic, key=key, headers=headers, correlation_id=correlation_id
+            )
+            return True
+        except (TimeoutError, KafkaError, OSError) as error:
+            self.stats.redeliveries_requested += 1
+            log.error(
+                "%s: could not publish to %s (%s); the record will be redelivered",
+                self.service,
+                topic,
+                type(error).__name__,
+            )
+            await message.nack()  # seeks back to this record: it is fetched again
+            await asyncio.sleep(self._policy.redelivery_pause_s)
+            return False
+
+    async def _commit(self, message: KafkaMessage) -> None:
+        """Commit exactly this record's offset (never "every fetched position")."""
+        record = message.raw_message
+        consumer = message.consumer
+        try:
+            if isinstance(consumer, AIOKafkaConsumer):
+                partition = TopicPartition(record.topic, record.partition)
+                await consumer.commit({partition: record.offset + 1})
+            else:  # FastStream's in-memory test broker has nothing to commit to
+                await message.ack()
+        except KafkaError as error:
+            # Typically a rebalance moved the partition away while we worked: its new owner
+            # will get this record again, and the handlers are idempotent.
+            self.stats.commit_failures += 1
+            log.warning(
+                "%s: commit of %s[%d]@%d failed (%s); it will be redelivered",
+                self.service,
+                record.topic,
+                record.partition,
+                record.offset,
+                type(error).__name__,
+            )
+
+
+def _describe(error: BaseException) -> tuple[str, str]:
+    """A type name and a reason fit for logs and dead-letter headers: never the payload."""
+    if isinstance(error, MessageRejected):
+        return error.error_type, error.reason
+    text = str(error) or error.__class__.__doc__ or ""
+    return type(error).__name__, " ".join(text.split())[:1000]

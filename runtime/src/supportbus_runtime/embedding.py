@@ -1,0 +1,81 @@
+"""Sentence embeddings with all-MiniLM-L6-v2 (ONNX, via fastembed), shared by the classifier and
+the retriever so both see text the same way. The model is loaded from a local folder when one is
+configured (offline machines) and downloaded by fastembed otherwise."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from supportbus_runtime.errors import ConfigurationError
+from supportbus_runtime.settings import MINILM_MODEL_NAME
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
+log = logging.getLogger(__name__)
+
+EMBEDDING_DIM = 384
+
+
+class TextEmbedder(Protocol):
+    """Turns texts into L2-normalised vectors (one row per text)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def embed(self, texts: Sequence[str]) -> NDArray[np.float32]: ...
+
+
+class MiniLMEmbedder:
+    """fastembed's ONNX runtime for all-MiniLM-L6-v2; loads lazily, on first use."""
+
+    def __init__(
+        self, model_path: Path | None, *, threads: int | None = None, batch_size: int = 64
+    ) -> None:
+        self._model_path = model_path
+        self._threads = threads
+        self._batch_size = batch_size
+        self._model: object | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return MINILM_MODEL_NAME
+
+    def load(self) -> None:
+        with self._lock:
+            if self._model is not None:
+                return
+            try:
+                from fastembed import TextEmbedding
+            except ImportError as error:  # pragma: no cover - install problem
+                raise ConfigurationError("fastembed is not installed") from error
+            source = str(self._model_path) if self._model_path else "the model hub"
+            log.info("loading %s from %s", MINILM_MODEL_NAME, source)
+            try:
+                self._model = TextEmbedding(
+                    MINILM_MODEL_NAME,
+                    specific_model_path=str(self._model_path) if self._model_path else None,
+                    threads=self._threads,
+                )
+            except Exception as error:
+                raise ConfigurationError(
+                    f"cannot load the embedding model from {source}: {error}. Put the ONNX model "
+                    "folder in place (see ../shared/README.md) or allow the download."
+                ) from error
+
+    def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        import numpy as np
+
+        self.load()
+        if not texts:
+            return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
+        vectors = list(self._model.embed(list(texts), batch_size=self._batch_size))  # type: ignore[attr-defined]
+        matrix = np.asarray(vectors, dtype=np.float32)
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        return matrix / np.maximum(norms, 1e-12)

@@ -1,0 +1,71 @@
+"""Settings every service shares. Each service subclasses ``ServiceSettings`` with its own
+``env_prefix`` (``CLASSIFIER_``, ``RETRIEVER_``, ...); settings modules are the only code that
+reads the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MINILM_DIR_NAME = "all-MiniLM-L6-v2-onnx"
+MINILM_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def repo_root() -> Path:
+    """The checkout this package runs from (editable installs), used for default data paths."""
+    return Path(__file__).resolve().parents[3]
+
+
+def find_shared_dir() -> Path:
+    """``../shared`` beside the checkout (or the working directory): offline model and data."""
+    for candidate in (repo_root().parent / "shared", Path.cwd().parent / "shared"):
+        if candidate.is_dir():
+            return candidate
+    return repo_root().parent / "shared"
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    topic_partitions: int = Field(default=6, ge=1)
+    topic_replication_factor: int = Field(default=1, ge=1)
+    create_topics: bool = Field(
+        default=True, description="Create the service's topics at start (explicitly, never auto)."
+    )
+    group_id: str = ""
+    topic_prefix: str = Field(
+        default="",
+        pattern=r"^[A-Za-z0-9._-]*$",
+        description="Prepended to every topic name, so several environments can share a cluster.",
+    )
+    retry_attempts: int = Field(default=5, ge=1, le=50)
+    retry_initial_backoff_s: float = Field(default=0.2, gt=0)
+    retry_max_backoff_s: float = Field(default=5.0, gt=0)
+    max_message_bytes: int = Field(
+        default=1_048_576, description="Larger records are dead-lettered unread."
+    )
+    log_level: str = "INFO"
+    shared_dir: Path = Field(default_factory=find_shared_dir)
+
+    def effective_group_id(self, service: str) -> str:
+        return self.group_id or f"{self.topic_prefix}supportbus-{service}"
+
+    def topic(self, name: str) -> str:
+        return self.topic_prefix + name
+
+
+class EmbeddingSettingsMixin(BaseSettings):
+    """For services that embed text with the shared MiniLM model."""
+
+    embedding_model_path: Path | None = Field(
+        default=None, description="Folder of the ONNX model; default: <shared_dir>/models/..."
+    )
+    embedding_threads: int | None = Field(default=None, ge=1)
+
+    def resolved_model_path(self, shared_dir: Path) -> Path | None:
+        """The local model folder if there is one; None lets fastembed download it."""
+        path = self.embedding_model_path or shared_dir / "models" / MINILM_DIR_NAME
+        return path if (path / "model.onnx").is_file() else None

@@ -1,0 +1,57 @@
+"""Fakes for tests: a deterministic embedder that needs no model files."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from numpy.typing import NDArray
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+class HashingEmbedder:
+    """Bag of hashed words: texts sharing words get similar vectors. Stands in for MiniLM."""
+
+    def __init__(self, dimension: int = 256) -> None:
+        self.dimension = dimension
+        self.calls = 0
+
+    @property
+    def name(self) -> str:
+        return f"hashing-{self.dimension}"
+
+    def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        self.calls += 1
+        matrix = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in _WORD.findall(text.lower()):
+                bucket = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=4).digest())
+                matrix[row, bucket % self.dimension] += 1.0
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        return matrix / np.maximum(norms, 1e-12)
+
+
+@dataclass
+class RecordedMessage:
+    body: bytes
+    headers: dict[str, str]
+    key: bytes | None
+
+
+def record_topic(broker: KafkaBroker, topic: str) -> list[RecordedMessage]:
+    """Subscribe a recorder to ``topic`` (before the test broker starts); returns its list."""
+    received: list[RecordedMessage] = []
+
+    async def _record(message: KafkaMessage) -> None:
+        received.append(
+            RecordedMessage(message.body, dict(message.headers), message.raw_message.key)
+        )
+
+    broker.subscriber(topic, group_id=f"recorder-{topic}", auto_offset_reset="earliest")(_record)
+    return received

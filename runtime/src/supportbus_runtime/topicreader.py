@@ -1,0 +1,74 @@
+"""Reading a topic from the beginning without joining a consumer group: what operator tools
+(dead-letter listing, the demo, tests) need to see everything a topic holds."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+FETCH_BYTES = 16 * 1024 * 1024
+
+
+async def read_topics(
+    bootstrap_servers: str,
+    topics: Sequence[str],
+    *,
+    idle_timeout_s: float = 2.0,
+    deadline_s: float | None = None,
+    done: Callable[[], bool] | None = None,
+) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
+    """Yield every record of ``topics`` from the start. Stops when nothing new arrived for
+    ``idle_timeout_s``, when ``done()`` is true, or at ``deadline_s`` (seconds from now)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        enable_auto_commit=False,
+        group_id=None,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=FETCH_BYTES,
+        fetch_max_bytes=FETCH_BYTES * 2,
+    )
+    await consumer.start()
+    try:
+        partitions = await topic_partitions(bootstrap_servers, topics)
+        if not partitions:
+            return
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        stop_at = None if deadline_s is None else time.monotonic() + deadline_s
+        last_seen = time.monotonic()
+        while True:
+            batch = await consumer.getmany(timeout_ms=200)
+            for records in batch.values():
+                for record in records:
+                    yield record
+            now = time.monotonic()
+            if batch:
+                last_seen = now
+            if done is not None and done():
+                return
+            if stop_at is not None and now >= stop_at:
+                return
+            if done is None and now - last_seen >= idle_timeout_s:
+                return
+    finally:
+        await consumer.stop()
+
+
+async def topic_partitions(bootstrap_servers: str, topics: Sequence[str]) -> list[TopicPartition]:
+    """The partitions of the existing ``topics`` (a consumer without a group only knows the
+    metadata of topics it has already assigned, so ask the cluster)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(topics))
+    finally:
+        await admin.close()
+    return [
+        TopicPartition(item["topic"], p["partition"])
+        for item in described
+        if not item.get("error_code")
+        for p in sorted(item.get("partitions", []), key=lambda p: p["partition"])
+    ]

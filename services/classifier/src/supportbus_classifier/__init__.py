@@ -1,0 +1,1 @@
+"""supportbus classifier service."""

@@ -1,0 +1,25 @@
+"""What the classification logic needs from the outside world."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class IntentPrediction:
+    intent: str
+    confidence: float
+
+
+class IntentModel(Protocol):
+    @property
+    def name(self) -> str:
+        """Recorded on each classification as the model that decided."""
+        ...
+
+    @property
+    def labels(self) -> Sequence[str]: ...
+
+    def predict(self, texts: Sequence[str]) -> list[IntentPrediction]: ...

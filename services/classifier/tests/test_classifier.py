@@ -1,0 +1,176 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from faststream.kafka import TestKafkaBroker
+from supportbus_classifier.app import build_app
+from supportbus_classifier.errors import ModelUnavailable
+from supportbus_classifier.linear_model import LinearIntentModel
+from supportbus_classifier.service import ClassificationService, summarise
+from supportbus_classifier.settings import ClassifierSettings
+from supportbus_classifier.taxonomy import Taxonomy
+from supportbus_classifier.training import LabelledTexts, stratified_split, train_model
+from supportbus_contracts import RequestClassified, RequestReceived, SupportRequest
+from supportbus_contracts.topics import REQUEST_CLASSIFIED, REQUEST_RECEIVED, dead_letter_topic
+from supportbus_runtime.testing import HashingEmbedder, record_topic
+
+TAXONOMY = """
+version: 1
+categories:
+  cards: Cards
+  exchange: Exchange
+intents:
+  lost_or_stolen_card: {category: cards, priority: urgent, description: Card lost or stolen.}
+  card_arrival: {category: cards, priority: normal, description: Waiting for a new card.}
+  exchange_rate: {category: exchange, priority: low, description: Asks about exchange rates.}
+"""
+
+EXAMPLES = {
+    "lost_or_stolen_card": [
+        "my card was stolen",
+        "I lost my card yesterday",
+        "someone stole my wallet and card",
+        "card lost please block it",
+        "stolen card what do I do",
+    ],
+    "card_arrival": [
+        "my new card has not arrived",
+        "when will my card arrive",
+        "still waiting for the card in the post",
+        "card delivery is late",
+        "where is my card it has not come",
+    ],
+    "exchange_rate": [
+        "what is the exchange rate for euros",
+        "how do you calculate exchange rates",
+        "which rate do you use to exchange dollars",
+        "is the exchange rate fair",
+        "euro rate today",
+    ],
+}
+
+
+@pytest.fixture
+def taxonomy(tmp_path: Path) -> Path:
+    path = tmp_path / "taxonomy.yaml"
+    path.write_text(TAXONOMY)
+    return path
+
+
+def _data() -> LabelledTexts:
+    texts = [t for ts in EXAMPLES.values() for t in ts]
+    labels = [label for label, ts in EXAMPLES.items() for _ in ts]
+    return LabelledTexts(texts, labels)
+
+
+def _model(taxonomy_path: Path) -> LinearIntentModel:
+    return train_model(_data(), embedder=HashingEmbedder(), taxonomy=Taxonomy.load(taxonomy_path))
+
+
+def _request(body: str, subject: str = "") -> SupportRequest:
+    return SupportRequest(
+        channel="email", customer_id="cus_1", email="a@example.com", subject=subject, body=body
+    )
+
+
+def test_stolen_card_is_classified_urgent_in_cards(taxonomy: Path) -> None:
+    service = ClassificationService(_model(taxonomy), Taxonomy.load(taxonomy))
+    result = service.classify(_request("Help, my card was stolen this morning"))
+    assert (result.intent, result.category, result.priority) == (
+        "lost_or_stolen_card",
+        "cards",
+        "urgent",
+    )
+    assert 0 < result.confidence <= 1
+    assert result.model.startswith("minilm-logreg@")
+
+
+def test_exchange_question_is_low_priority(taxonomy: Path) -> None:
+    service = ClassificationService(_model(taxonomy), Taxonomy.load(taxonomy))
+    assert service.classify(_request("what exchange rate do you use for dollars")).priority == "low"
+
+
+def test_summary_prefers_subject_then_first_sentence() -> None:
+    assert summarise(_request("body. more", subject="Card stolen"), "d") == "Card stolen"
+    assert summarise(_request("My card is gone. I need help!"), "d") == "My card is gone."
+    assert len(summarise(_request("x" * 1000), "d")) == 160
+
+
+def test_saved_model_predicts_like_the_trained_one(taxonomy: Path, tmp_path: Path) -> None:
+    model = _model(taxonomy)
+    path = tmp_path / "m.npz"
+    model.save(path)
+    loaded = LinearIntentModel.load(
+        path, embedder=HashingEmbedder(), taxonomy=Taxonomy.load(taxonomy)
+    )
+    vectors = HashingEmbedder().embed(["card stolen", "exchange rate"])
+    np.testing.assert_allclose(
+        loaded.predict_proba(vectors), model.predict_proba(vectors), rtol=1e-6
+    )
+
+
+def test_missing_model_refuses_start_with_a_clear_message(taxonomy: Path, tmp_path: Path) -> None:
+    with pytest.raises(ModelUnavailable, match="supportbus train"):
+        LinearIntentModel.load(
+            tmp_path / "none.npz", embedder=HashingEmbedder(), taxonomy=Taxonomy.load(taxonomy)
+        )
+
+
+def test_model_trained_for_another_taxonomy_is_stale(taxonomy: Path, tmp_path: Path) -> None:
+    path = tmp_path / "m.npz"
+    _model(taxonomy).save(path)
+    taxonomy.write_text(
+        TAXONOMY + "  card_linking: {category: cards, priority: normal, description: x}\n"
+    )
+    with pytest.raises(ModelUnavailable, match=r"stale.*card_linking"):
+        LinearIntentModel.load(path, embedder=HashingEmbedder(), taxonomy=Taxonomy.load(taxonomy))
+
+
+def test_model_trained_with_other_embeddings_is_stale(taxonomy: Path, tmp_path: Path) -> None:
+    path = tmp_path / "m.npz"
+    _model(taxonomy).save(path)
+    with pytest.raises(ModelUnavailable, match="embeddings"):
+        LinearIntentModel.load(
+            path, embedder=HashingEmbedder(dimension=128), taxonomy=Taxonomy.load(taxonomy)
+        )
+
+
+def test_stratified_split_holds_out_every_label() -> None:
+    train, test = stratified_split(_data(), 0.2)
+    assert set(test.labels) == set(EXAMPLES)
+    assert len(train) + len(test) == len(_data())
+    assert not set(train.texts) & set(test.texts)
+
+
+async def test_received_request_is_published_classified(taxonomy: Path) -> None:
+    settings = ClassifierSettings(taxonomy_path=taxonomy)
+    service_app = build_app(settings, model=_model(taxonomy))
+    out = record_topic(service_app.broker, REQUEST_CLASSIFIED)
+    event = RequestReceived(request_id="req-7", request=_request("I lost my card yesterday"))
+    async with TestKafkaBroker(service_app.broker) as broker:
+        await broker.publish(event.model_dump_json().encode(), REQUEST_RECEIVED, key=b"req-7")
+    assert len(out) == 1
+    classified = RequestClassified.model_validate_json(out[0].body)
+    assert classified.classification.intent == "lost_or_stolen_card"
+    assert classified.causation_id == event.event_id
+    assert out[0].key == b"req-7"
+
+
+async def test_invalid_request_goes_to_dead_letter_and_next_one_is_classified(
+    taxonomy: Path,
+) -> None:
+    service_app = build_app(ClassifierSettings(taxonomy_path=taxonomy), model=_model(taxonomy))
+    out = record_topic(service_app.broker, REQUEST_CLASSIFIED)
+    dlq = record_topic(service_app.broker, dead_letter_topic(REQUEST_RECEIVED))
+    good = RequestReceived(request_id="req-8", request=_request("when will my card arrive"))
+    async with TestKafkaBroker(service_app.broker) as broker:
+        await broker.publish(
+            b'{"request_id": "req-x", "request": {"channel": "fax"}}', REQUEST_RECEIVED
+        )
+        await broker.publish(good.model_dump_json().encode(), REQUEST_RECEIVED)
+    assert len(dlq) == 1
+    assert dlq[0].headers["x-dlq-error-type"] == "SchemaValidationError"
+    assert "request.channel" in dlq[0].headers["x-dlq-error-message"]
+    assert [RequestClassified.model_validate_json(m.body).request_id for m in out] == ["req-8"]

@@ -1,0 +1,34 @@
+"""Adapters from events to the reply composer, and back to events."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from supportbus_contracts import ResponseReady, TicketCreated
+from supportbus_contracts.topics import RESPONSE_READY, TICKET_CREATED
+from supportbus_runtime.app import Route
+from supportbus_runtime.delivery import Publication
+
+from supportbus_responder.ports import ReplyComposer
+
+SERVICE = "responder"
+
+
+def routes(composer: ReplyComposer) -> list[Route[TicketCreated]]:
+    async def on_ticket_created(event: TicketCreated) -> Sequence[Publication]:
+        reply = await composer.compose(
+            event.request, event.classification, list(event.articles), event.ticket
+        )
+        ready = ResponseReady.derived_from(
+            event,
+            producer=SERVICE,
+            request=event.request,
+            classification=event.classification,
+            ticket=event.ticket,
+            reply=reply.text,
+            cited_article_ids=reply.cited_article_ids,
+            composer=reply.composer,
+        )
+        return [Publication(RESPONSE_READY, ready)]
+
+    return [Route(TICKET_CREATED, TicketCreated, on_ticket_created)]

@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+from faststream.kafka import TestKafkaBroker
+from supportbus_contracts import (
+    Article,
+    Classification,
+    ResponseReady,
+    SupportRequest,
+    Ticket,
+    TicketCreated,
+)
+from supportbus_contracts.topics import RESPONSE_READY, TICKET_CREATED
+from supportbus_responder.app import build_app
+from supportbus_responder.settings import ResponderSettings
+from supportbus_responder.template import TemplateComposer
+from supportbus_runtime.testing import record_topic
+
+
+def _articles() -> list[Article]:
+    return [
+        Article(
+            article_id="kb-lost-card",
+            title="Lost or stolen card",
+            score=0.8,
+            snippet="Freeze your card in the app at once.",
+            url="https://kb/kb-lost-card",
+        ),
+        Article(
+            article_id="kb-replace",
+            title="Replacement cards",
+            score=0.6,
+            snippet="A replacement arrives in 3-5 days.",
+            url="https://kb/kb-replace",
+        ),
+        Article(article_id="kb-other", title="Other", score=0.2, snippet="x"),
+    ]
+
+
+def _classification(priority: str = "urgent") -> Classification:
+    return Classification(
+        category="cards",
+        intent="lost_or_stolen_card",
+        priority=priority,  # type: ignore[arg-type]
+        confidence=0.9,
+        summary="Stolen",
+        model="m",
+    )
+
+
+def _ticket() -> Ticket:
+    return Ticket(ticket_id="TCK-42", url="http://helpdesk/v1/tickets/TCK-42", status="open")
+
+
+def _request() -> SupportRequest:
+    return SupportRequest(channel="email", customer_id="c1", email="a@example.com", body="Stolen!")
+
+
+async def test_reply_is_grounded_in_top_articles_and_links_the_ticket() -> None:
+    reply = await TemplateComposer(brand="Northwind Bank").compose(
+        _request(), _classification(), _articles(), _ticket()
+    )
+    assert reply.cited_article_ids == ["kb-lost-card", "kb-replace"]
+    assert "Freeze your card in the app at once." in reply.text
+    assert "Lost or stolen card" in reply.text
+    assert "http://helpdesk/v1/tickets/TCK-42" in reply.text
+    assert "urgent" in reply.text
+    assert "kb-other" not in reply.text
+
+
+async def test_reply_without_articles_promises_a_human_and_cites_nothing() -> None:
+    reply = await TemplateComposer(brand="B").compose(
+        _request(), _classification("low"), [], _ticket()
+    )
+    assert reply.cited_article_ids == []
+    assert "member of our team" in reply.text
+    assert "urgent" not in reply.text
+
+
+async def test_ticket_created_becomes_response_ready() -> None:
+    service_app = build_app(ResponderSettings())
+    out = record_topic(service_app.broker, RESPONSE_READY)
+    event = TicketCreated(
+        request_id="req-3",
+        request=_request(),
+        classification=_classification(),
+        articles=_articles(),
+        ticket=_ticket(),
+    )
+    async with TestKafkaBroker(service_app.broker) as broker:
+        await broker.publish(event.model_dump_json().encode(), TICKET_CREATED)
+    ready = ResponseReady.model_validate_json(out[0].body)
+    assert ready.request_id == "req-3"
+    assert ready.ticket.url in ready.reply
+    assert ready.composer == "template"
+    assert ready.cited_article_ids == ["kb-lost-card", "kb-replace"]

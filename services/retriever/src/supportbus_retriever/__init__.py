@@ -1,0 +1,1 @@
+"""supportbus retriever service."""

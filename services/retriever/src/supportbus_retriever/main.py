@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from supportbus_runtime.app import run_service
+
+from supportbus_retriever.app import build_app
+from supportbus_retriever.handlers import SERVICE
+from supportbus_retriever.settings import RetrieverSettings
+
+
+def main() -> None:
+    run_service(SERVICE, RetrieverSettings, build_app)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""Composition root of the ticketer."""
+
+from __future__ import annotations
+
+import httpx
+from supportbus_contracts.topics import TICKET_CREATED
+from supportbus_runtime.app import ServiceApp, build_service_app
+
+from supportbus_ticketer.handlers import SERVICE, routes
+from supportbus_ticketer.helpdesk_client import HelpdeskClient
+from supportbus_ticketer.ports import TicketingSystem
+from supportbus_ticketer.service import TicketService
+from supportbus_ticketer.settings import TicketerSettings
+
+
+def build_app(settings: TicketerSettings, *, tickets: TicketingSystem | None = None) -> ServiceApp:
+    http: httpx.AsyncClient | None = None
+    if tickets is None:
+        http = httpx.AsyncClient(
+            base_url=settings.helpdesk_url, timeout=httpx.Timeout(settings.helpdesk_timeout_s)
+        )
+        tickets = HelpdeskClient(
+            http,
+            attempts=settings.helpdesk_attempts,
+            initial_backoff_s=settings.helpdesk_initial_backoff_s,
+            max_backoff_s=settings.helpdesk_max_backoff_s,
+        )
+    service_app = build_service_app(
+        service=SERVICE,
+        settings=settings,
+        routes=routes(TicketService(tickets)),
+        produces=[TICKET_CREATED],
+    )
+    if http is not None:
+        service_app.app.after_shutdown(http.aclose)
+    return service_app

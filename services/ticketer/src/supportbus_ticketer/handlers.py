@@ -1,0 +1,30 @@
+"""Adapters from events to the ticket service, and back to events."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from supportbus_contracts import KnowledgeRetrieved, TicketCreated
+from supportbus_contracts.topics import KNOWLEDGE_RETRIEVED, TICKET_CREATED
+from supportbus_runtime.app import Route
+from supportbus_runtime.delivery import Publication
+
+from supportbus_ticketer.service import TicketService
+
+SERVICE = "ticketer"
+
+
+def routes(service: TicketService) -> list[Route[KnowledgeRetrieved]]:
+    async def on_knowledge_retrieved(event: KnowledgeRetrieved) -> Sequence[Publication]:
+        ticket = await service.open_ticket(event.request_id, event.request, event.classification)
+        created = TicketCreated.derived_from(
+            event,
+            producer=SERVICE,
+            request=event.request,
+            classification=event.classification,
+            articles=event.articles,
+            ticket=ticket,
+        )
+        return [Publication(TICKET_CREATED, created)]
+
+    return [Route(KNOWLEDGE_RETRIEVED, KnowledgeRetrieved, on_knowledge_retrieved)]

@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+import httpx
+import pytest
+from faststream.kafka import TestKafkaBroker
+from supportbus_contracts import (
+    Article,
+    Classification,
+    KnowledgeRetrieved,
+    SupportRequest,
+    Ticket,
+    TicketCreated,
+)
+from supportbus_contracts.topics import KNOWLEDGE_RETRIEVED, TICKET_CREATED, dead_letter_topic
+from supportbus_runtime.testing import record_topic
+from supportbus_ticketer.app import build_app
+from supportbus_ticketer.errors import HelpdeskUnavailable, TicketRejected
+from supportbus_ticketer.helpdesk_client import HelpdeskClient
+from supportbus_ticketer.ports import TicketDraft
+from supportbus_ticketer.settings import TicketerSettings
+
+
+class InMemoryTickets:
+    """A ticketing system that honours idempotency keys, like the real helpdesk."""
+
+    def __init__(self) -> None:
+        self.by_key: dict[str, Ticket] = {}
+        self.calls = 0
+
+    async def create_ticket(self, draft: TicketDraft, *, idempotency_key: str) -> Ticket:
+        self.calls += 1
+        if idempotency_key not in self.by_key:
+            number = len(self.by_key) + 1
+            self.by_key[idempotency_key] = Ticket(
+                ticket_id=f"TCK-{number}", url=f"http://helpdesk/t/{number}", status="open"
+            )
+        return self.by_key[idempotency_key]
+
+
+def _retrieved(request_id: str = "req-1") -> KnowledgeRetrieved:
+    return KnowledgeRetrieved(
+        request_id=request_id,
+        request=SupportRequest(
+            channel="email",
+            customer_id="c1",
+            email="a@example.com",
+            subject="Stolen card",
+            body="My card was stolen",
+        ),
+        classification=Classification(
+            category="cards",
+            intent="lost_or_stolen_card",
+            priority="urgent",
+            confidence=0.9,
+            summary="Stolen card",
+            model="m",
+        ),
+        articles=[Article(article_id="kb-lost", title="Lost card", snippet="Freeze it", score=0.8)],
+    )
+
+
+def _draft() -> TicketDraft:
+    return TicketDraft(
+        request_id="req-1",
+        subject="s",
+        body="b",
+        customer_id="c",
+        customer_email=None,
+        category="cards",
+        intent="card_arrival",
+        priority="normal",
+    )
+
+
+async def test_redelivered_event_creates_no_second_ticket() -> None:
+    tickets = InMemoryTickets()
+    service_app = build_app(TicketerSettings(), tickets=tickets)
+    out = record_topic(service_app.broker, TICKET_CREATED)
+    event = _retrieved().model_dump_json().encode()
+    async with TestKafkaBroker(service_app.broker) as broker:
+        await broker.publish(event, KNOWLEDGE_RETRIEVED)
+        await broker.publish(event, KNOWLEDGE_RETRIEVED)  # redelivery after a crash
+    assert len(tickets.by_key) == 1
+    created = [TicketCreated.model_validate_json(m.body) for m in out]
+    assert {c.ticket.ticket_id for c in created} == {"TCK-1"}
+    assert created[0].event_id == created[1].event_id  # a duplicate consumers can recognise
+    assert created[0].articles[0].article_id == "kb-lost"
+
+
+def _client(handler: httpx.MockTransport, attempts: int = 3) -> HelpdeskClient:
+    http = httpx.AsyncClient(base_url="http://helpdesk", transport=handler)
+    return HelpdeskClient(http, attempts=attempts, initial_backoff_s=0.001, max_backoff_s=0.01)
+
+
+def _ticket_json() -> dict[str, str]:
+    return {"id": "TCK-9", "url": "http://helpdesk/v1/tickets/TCK-9", "status": "open"}
+
+
+async def test_server_errors_and_timeouts_are_retried_with_the_same_key() -> None:
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["Idempotency-Key"])
+        if len(seen) == 1:
+            raise httpx.ReadTimeout("slow", request=request)
+        if len(seen) == 2:
+            return httpx.Response(503)
+        return httpx.Response(201, json=_ticket_json())
+
+    ticket = await _client(httpx.MockTransport(answer)).create_ticket(
+        _draft(), idempotency_key="req-1"
+    )
+    assert ticket.ticket_id == "TCK-9"
+    assert seen == ["req-1", "req-1", "req-1"]
+
+
+async def test_client_errors_are_not_retried() -> None:
+    calls = 0
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return httpx.Response(409, json={"detail": "key reused with another payload"})
+
+    with pytest.raises(TicketRejected, match="409"):
+        await _client(httpx.MockTransport(answer)).create_ticket(_draft(), idempotency_key="k")
+    assert calls == 1
+
+
+async def test_persistent_outage_becomes_a_transient_error_for_the_delivery_policy() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    client = _client(httpx.MockTransport(answer), attempts=3)
+    with pytest.raises(HelpdeskUnavailable, match="3 attempts"):
+        await client.create_ticket(_draft(), idempotency_key="k")
+    assert client.attempts_made == 3
+
+
+async def test_rejected_ticket_is_dead_lettered() -> None:
+    class Rejecting(InMemoryTickets):
+        async def create_ticket(self, draft: TicketDraft, *, idempotency_key: str) -> Ticket:
+            raise TicketRejected("helpdesk rejected the ticket: HTTP 422")
+
+    service_app = build_app(TicketerSettings(), tickets=Rejecting())
+    dlq = record_topic(service_app.broker, dead_letter_topic(KNOWLEDGE_RETRIEVED))
+    async with TestKafkaBroker(service_app.broker) as broker:
+        await broker.publish(_retrieved().model_dump_json().encode(), KNOWLEDGE_RETRIEVED)
+    assert dlq[0].headers["x-dlq-error-type"] == "TicketRejected"

@@ -1,0 +1,205 @@
+"""The four services and the helpdesk as real OS processes on a real Kafka broker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from supportbus_classifier.training import LabelledTexts
+from supportbus_cli.collect import collect_responses
+from supportbus_cli.dlq import list_dead_letters
+from supportbus_cli.publishing import RequestLine, publish_requests
+from supportbus_cli.settings import CliSettings
+from supportbus_cli.stack import Stack, StackConfig
+from supportbus_contracts import ResponseReady, SupportRequest
+from supportbus_contracts.topics import REQUEST_RECEIVED
+from supportbus_runtime.localkafka import find_free_port
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+
+CHANNELS = ("email", "chat", "api", "web")
+
+
+def _requests(data: LabelledTexts, count: int, prefix: str) -> list[RequestLine]:
+    step = max(len(data.texts) // count, 1)
+    return [
+        RequestLine(
+            f"{prefix}r{n:04d}",
+            SupportRequest(
+                channel=CHANNELS[n % 4],
+                customer_id=f"cus_{n:04d}",
+                email=f"customer{n}@example.com" if n % 4 == 0 else None,
+                body=data.texts[(n * step) % len(data.texts)],
+            ),
+        )
+        for n in range(count)
+    ]
+
+
+def _settings(bootstrap: str, prefix: str) -> CliSettings:
+    return CliSettings(kafka_bootstrap_servers=bootstrap, topic_prefix=prefix)
+
+
+def _stack(bootstrap: str, prefix: str, env: dict[str, str], work_dir: Path) -> Stack:
+    return Stack(
+        StackConfig(
+            work_dir=work_dir,
+            bootstrap_servers=bootstrap,
+            helpdesk_port=find_free_port(),
+            topic_prefix=prefix,
+            env=env,
+        )
+    )
+
+
+def _assert_one_answer_each(
+    found: dict[str, list[ResponseReady]], lines: list[RequestLine]
+) -> None:
+    assert set(found) == {line.request_id for line in lines}
+    for request_id, responses in found.items():
+        # Redelivery may repeat an event, never produce a different one.
+        assert len({r.event_id for r in responses}) == 1, request_id
+        assert len({r.ticket.ticket_id for r in responses}) == 1, request_id
+    tickets = {responses[0].ticket.ticket_id for responses in found.values()}
+    assert len(tickets) == len(lines)
+
+
+def test_200_requests_get_200_replies_and_200_distinct_tickets(
+    kafka_bootstrap: str,
+    topic_prefix: str,
+    service_env: dict[str, str],
+    work_dir: Path,
+    banking77: LabelledTexts,
+) -> None:
+    lines = _requests(banking77, 200, topic_prefix)
+    settings = _settings(kafka_bootstrap, topic_prefix)
+    with _stack(kafka_bootstrap, topic_prefix, service_env, work_dir) as stack:
+        started = time.perf_counter()
+        asyncio.run(publish_requests(settings, lines, show_progress=False))
+        found = asyncio.run(
+            collect_responses(
+                kafka_bootstrap,
+                [line.request_id for line in lines],
+                topic_prefix=topic_prefix,
+                timeout_s=300,
+            )
+        )
+        elapsed = time.perf_counter() - started
+        stack.check_alive()
+        ticket_count = stack.ticket_count()
+    print(f"\nE2E: 200 requests answered in {elapsed:.1f} s ({200 / elapsed:.1f} req/s)")
+    _assert_one_answer_each(found, lines)
+    assert ticket_count == 200
+    assert asyncio.run(list_dead_letters(settings)) == []
+    reply = found[lines[0].request_id][0]
+    assert reply.ticket.url in reply.reply
+    assert (reply.cited_article_ids and reply.cited_article_ids[0] in reply.reply) or reply.reply
+
+
+def test_ticketer_killed_mid_run_still_makes_exactly_200_tickets_and_replies(
+    kafka_bootstrap: str,
+    topic_prefix: str,
+    service_env: dict[str, str],
+    work_dir: Path,
+    banking77: LabelledTexts,
+) -> None:
+    lines = _requests(banking77, 200, topic_prefix)
+    settings = _settings(kafka_bootstrap, topic_prefix)
+    with _stack(kafka_bootstrap, topic_prefix, service_env, work_dir) as stack:
+        asyncio.run(publish_requests(settings, lines, show_progress=False))
+        deadline = time.monotonic() + 180
+        while stack.ticket_count() < 30:
+            assert time.monotonic() < deadline, "the ticketer made no progress"
+            stack.check_alive()
+            time.sleep(0.05)
+        stack.processes["ticketer"].kill_hard()
+        at_kill = stack.ticket_count()
+        print(f"\nCRASH: ticketer killed with SIGKILL after {at_kill} tickets")
+        assert at_kill < 200, "the run finished before the kill: nothing was tested"
+        stack.restart("ticketer")
+        found = asyncio.run(
+            collect_responses(
+                kafka_bootstrap,
+                [line.request_id for line in lines],
+                topic_prefix=topic_prefix,
+                timeout_s=300,
+            )
+        )
+        stack.check_alive()
+        ticket_count = stack.ticket_count()
+    _assert_one_answer_each(found, lines)
+    assert ticket_count == 200
+    assert asyncio.run(list_dead_letters(settings)) == []
+
+
+async def _publish_raw(bootstrap: str, topic: str, values: list[bytes]) -> None:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", max_request_size=8 * 1024 * 1024
+    )
+    await producer.start()
+    try:
+        for value in values:
+            await producer.send_and_wait(topic, value, key=b"bad")
+    finally:
+        await producer.stop()
+
+
+def test_bad_input_is_dead_lettered_with_reasons_while_good_requests_complete(
+    kafka_bootstrap: str,
+    topic_prefix: str,
+    service_env: dict[str, str],
+    work_dir: Path,
+    banking77: LabelledTexts,
+) -> None:
+    lines = _requests(banking77, 20, topic_prefix)
+    settings = _settings(kafka_bootstrap, topic_prefix)
+    valid = {
+        "request_id": "big-1",
+        "request": {"channel": "email", "customer_id": "c", "body": "x"},
+    }
+    huge = json.loads(json.dumps(valid))
+    huge["request"]["body"] = "I need help. " * 160_000  # about 2 MB
+    bad = {
+        "MalformedJson": b'{"request_id": "m-1", "request": {',
+        "SchemaValidationError": json.dumps(
+            {
+                "request_id": "s-1",
+                "request": {"channel": "pigeon", "customer_id": "c", "body": "hello"},
+            }
+        ).encode(),
+        "MessageTooLarge": json.dumps(huge).encode(),
+        "InvalidEncoding": b'{"request_id": "u-1", "body": "caf\xe9 \xff\xfe"}',
+    }
+    assert len(bad["MessageTooLarge"]) > 2_000_000
+    topic = topic_prefix + REQUEST_RECEIVED
+    with _stack(kafka_bootstrap, topic_prefix, service_env, work_dir) as stack:
+        asyncio.run(publish_requests(settings, lines[:10], show_progress=False))
+        asyncio.run(_publish_raw(kafka_bootstrap, topic, list(bad.values())))
+        asyncio.run(publish_requests(settings, lines[10:], show_progress=False))
+        found = asyncio.run(
+            collect_responses(
+                kafka_bootstrap,
+                [line.request_id for line in lines],
+                topic_prefix=topic_prefix,
+                timeout_s=240,
+            )
+        )
+        stack.check_alive()
+        letters = asyncio.run(list_dead_letters(settings))
+        ticket_count = stack.ticket_count()
+    _assert_one_answer_each(found, lines)
+    assert ticket_count == 20
+    by_type = {letter.error_type: letter for letter in letters}
+    assert set(by_type) == set(bad)
+    for error_type, letter in by_type.items():
+        assert letter.value == bad[error_type], error_type  # the original bytes, untouched
+        assert letter.service == "classifier"
+        assert letter.original_topic == topic
+        assert letter.reason
+    assert "exceeds" in by_type["MessageTooLarge"].reason
+    assert "request.channel" in by_type["SchemaValidationError"].reason
+    assert "UTF-8" in by_type["InvalidEncoding"].reason

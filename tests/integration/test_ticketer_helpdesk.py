@@ -1,0 +1,111 @@
+"""The ticketer's HTTP adapter against the real helpdesk server, with its fault injection on."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from supportbus_runtime.localkafka import find_free_port
+from supportbus_ticketer.errors import HelpdeskUnavailable
+from supportbus_ticketer.helpdesk_client import HelpdeskClient
+from supportbus_ticketer.ports import TicketDraft
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+
+@pytest.fixture
+def helpdesk(tmp_path: Path) -> Iterator[str]:
+    port = find_free_port()
+    env = {
+        **os.environ,
+        "HELPDESK_PORT": str(port),
+        "HELPDESK_DB_PATH": str(tmp_path / "h.db"),
+        "HELPDESK_FAULTS_ENABLED": "true",
+        "HELPDESK_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "supportbus_helpdesk.main"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "helpdesk did not start"
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _draft() -> TicketDraft:
+    return TicketDraft(
+        request_id="req-1",
+        subject="Card stolen",
+        body="It was stolen",
+        customer_id="c1",
+        customer_email="a@example.com",
+        category="cards",
+        intent="lost_or_stolen_card",
+        priority="urgent",
+    )
+
+
+def _faulty_client(url: str, faults: list[str], timeout: float = 5.0) -> HelpdeskClient:
+    async def inject(request: httpx.Request) -> None:
+        if faults:
+            request.headers["X-Fault"] = faults.pop(0)
+
+    http = httpx.AsyncClient(base_url=url, timeout=timeout, event_hooks={"request": [inject]})
+    return HelpdeskClient(http, attempts=4, initial_backoff_s=0.05, max_backoff_s=0.2)
+
+
+async def test_server_errors_are_retried_into_exactly_one_ticket(helpdesk: str) -> None:
+    client = _faulty_client(helpdesk, ["500", "500"])
+    ticket = await client.create_ticket(_draft(), idempotency_key="req-1")
+    again = await client.create_ticket(_draft(), idempotency_key="req-1")
+    assert again == ticket
+    assert client.attempts_made == 4
+    assert (await _total(helpdesk)) == 1
+    assert ticket.url.startswith(helpdesk)
+
+
+async def test_timed_out_request_that_did_create_a_ticket_is_not_duplicated(helpdesk: str) -> None:
+    # The first attempt is slower than the client's timeout but the server still creates the
+    # ticket; the retry carries the same key and gets that ticket back.
+    client = _faulty_client(helpdesk, ["delay=1.0"], timeout=0.3)
+    ticket = await client.create_ticket(_draft(), idempotency_key="req-1")
+    await asyncio.sleep(1.0)
+    assert (await _total(helpdesk)) == 1
+    assert (await client.create_ticket(_draft(), idempotency_key="req-1")) == ticket
+
+
+async def test_helpdesk_down_is_a_transient_error(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{find_free_port()}"
+    client = HelpdeskClient(
+        httpx.AsyncClient(base_url=url, timeout=1),
+        attempts=2,
+        initial_backoff_s=0.01,
+        max_backoff_s=0.02,
+    )
+    with pytest.raises(HelpdeskUnavailable):
+        await client.create_ticket(_draft(), idempotency_key="req-1")
+
+
+async def _total(url: str) -> int:
+    async with httpx.AsyncClient(base_url=url) as http:
+        return int((await http.get("/v1/tickets")).json()["total"])
