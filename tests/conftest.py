@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from supportbus_classifier.settings import ClassifierSettings
 from supportbus_classifier.taxonomy import Taxonomy
 from supportbus_classifier.training import LabelledTexts, read_labelled_csv
@@ -43,7 +44,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield external
         return
     if _docker_engine_available():
-        from testcontainers.kafka import KafkaContainer
+        from testcontainers.community.kafka import KafkaContainer
 
         container = KafkaContainer("apache/kafka:4.1.1").with_kraft()
         container.with_env("KAFKA_MESSAGE_MAX_BYTES", "10485760")

@@ -4,6 +4,7 @@ import uuid
 
 import pytest
 from pydantic import ValidationError
+
 from supportbus_contracts import (
     Classification,
     RequestClassified,

@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 import pytest
+
 from supportbus_contracts import ALL_EVENTS, Event
 from supportbus_contracts.compat import breaking_changes
 from supportbus_contracts.schemas import DEFAULT_DIR, json_schema, load_committed, schema_file_name

@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 
 from faststream.kafka import KafkaBroker, TestKafkaBroker
+
 from supportbus_contracts import Classification, RequestClassified, RequestReceived, SupportRequest
 from supportbus_runtime.delivery import DeliveryPolicy, EventConsumer, Publication
 from supportbus_runtime.errors import PermanentError, TransientError

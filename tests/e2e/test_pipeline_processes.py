@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
+
 from supportbus_classifier.training import LabelledTexts
 from supportbus_cli.collect import collect_responses
 from supportbus_cli.dlq import list_dead_letters

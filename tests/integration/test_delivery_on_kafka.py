@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
+
 from supportbus_cli.collect import collect_responses
 from supportbus_cli.dlq import list_dead_letters, redrive
 from supportbus_cli.settings import CliSettings

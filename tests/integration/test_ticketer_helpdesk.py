@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from supportbus_runtime.localkafka import find_free_port
 from supportbus_ticketer.errors import HelpdeskUnavailable
 from supportbus_ticketer.helpdesk_client import HelpdeskClient

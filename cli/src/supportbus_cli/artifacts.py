@@ -11,12 +11,11 @@ from supportbus_classifier.linear_model import LinearIntentModel
 from supportbus_classifier.settings import ClassifierSettings
 from supportbus_classifier.taxonomy import Taxonomy
 from supportbus_classifier.training import LabelledTexts, ensure_banking77, read_labelled_csv
+from supportbus_cli.progress import console, embed_with_progress
 from supportbus_retriever.errors import IndexUnavailable
 from supportbus_retriever.llama_index_store import LlamaIndexKnowledgeIndex
 from supportbus_retriever.settings import RetrieverSettings
 from supportbus_runtime.embedding import MiniLMEmbedder, TextEmbedder
-
-from supportbus_cli.progress import console, embed_with_progress
 
 
 def embedder_for(settings: ClassifierSettings | RetrieverSettings) -> MiniLMEmbedder:

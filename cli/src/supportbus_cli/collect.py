@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from pydantic import ValidationError
+
 from supportbus_contracts import ResponseReady
 from supportbus_contracts.topics import RESPONSE_READY
 from supportbus_runtime.topicreader import read_topics

@@ -11,11 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from rich.panel import Panel
-from supportbus_classifier.settings import ClassifierSettings
-from supportbus_contracts import ResponseReady
-from supportbus_retriever.settings import RetrieverSettings
-from supportbus_runtime.localkafka import find_free_port
 
+from supportbus_classifier.settings import ClassifierSettings
 from supportbus_cli.artifacts import ensure_index, ensure_model
 from supportbus_cli.collect import collect_responses
 from supportbus_cli.kafka import local_kafka
@@ -23,6 +20,9 @@ from supportbus_cli.progress import console
 from supportbus_cli.publishing import RequestLine, publish_requests, read_requests_file
 from supportbus_cli.settings import CliSettings
 from supportbus_cli.stack import Stack, StackConfig
+from supportbus_contracts import ResponseReady
+from supportbus_retriever.settings import RetrieverSettings
+from supportbus_runtime.localkafka import find_free_port
 
 
 @contextlib.contextmanager

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import OffsetAndMetadata
+
 from supportbus_contracts.topics import DEAD_LETTER_SUFFIX, PIPELINE_TOPICS, dead_letter_topic
 from supportbus_runtime.broker import build_broker
 from supportbus_runtime.deadletters import DeadLetter, original_headers

@@ -9,11 +9,10 @@ from pathlib import Path
 
 from supportbus_classifier.linear_model import LinearIntentModel, timed_predict
 from supportbus_classifier.training import accuracy_and_macro_f1, read_labelled_csv
+from supportbus_cli.progress import embed_with_progress, progress_bar
 from supportbus_retriever.llama_index_store import LlamaIndexKnowledgeIndex
 from supportbus_retriever.ports import KnowledgeIndex
 from supportbus_runtime.embedding import TextEmbedder
-
-from supportbus_cli.progress import embed_with_progress, progress_bar
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,7 @@ def evaluate_classifier(
         train_data.texts, train_data.labels, embedder=embedder, vectors=vectors
     )
     # One request at a time, as the service classifies: the honest per-request cost.
-    predictions = []
+    predictions: list[str] = []
     ms_total = 0.0
     with progress_bar() as progress:
         task = progress.add_task("classifying test texts", total=len(test_data))

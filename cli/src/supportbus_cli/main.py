@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
 from supportbus_classifier.settings import ClassifierSettings
 from supportbus_classifier.taxonomy import Taxonomy
 from supportbus_classifier.training import (
@@ -17,13 +18,6 @@ from supportbus_classifier.training import (
     read_labelled_csv,
     stratified_split,
 )
-from supportbus_contracts import SupportRequest
-from supportbus_retriever.settings import RetrieverSettings
-from supportbus_runtime.broker import ensure_topics
-from supportbus_runtime.contracts_topics import pipeline_topics
-from supportbus_runtime.errors import SupportbusError
-from supportbus_runtime.localkafka import LocalKafka, LocalKafkaConfig
-
 from supportbus_cli import artifacts
 from supportbus_cli.dlq import list_dead_letters, redrive
 from supportbus_cli.evaluation import evaluate_classifier, evaluate_retrieval
@@ -35,6 +29,13 @@ from supportbus_cli.publishing import (
     read_requests_file,
 )
 from supportbus_cli.settings import CliSettings
+from supportbus_contracts import SupportRequest
+from supportbus_retriever.settings import RetrieverSettings
+from supportbus_runtime.broker import ensure_topics
+from supportbus_runtime.contracts_topics import pipeline_topics
+from supportbus_runtime.errors import SupportbusError
+from supportbus_runtime.localkafka import LocalKafka, LocalKafkaConfig
+from supportbus_runtime.logs import configure_logging
 
 app = typer.Typer(
     help="Operate supportbus: publish requests, train, evaluate, inspect dead letters.",
@@ -58,6 +59,12 @@ for sub, name in (
     (data_app, "data"),
 ):
     app.add_typer(sub, name=name)
+
+
+@app.callback()
+def _configure() -> None:
+    configure_logging(CliSettings().log_level, "supportbus-cli")
+
 
 Bootstrap = Annotated[str | None, typer.Option(help="Kafka bootstrap servers (default: settings).")]
 
@@ -133,6 +140,19 @@ def train(
         f"trained on {report.examples} examples ({report.intents} intents) in "
         f"{report.seconds:.1f} s -> {report.path}"
     )
+
+
+@app.command()
+def prepare(
+    data: Annotated[Path | None, typer.Option(help="Banking77-format CSV for training.")] = None,
+) -> None:
+    """Train the intent model and build the knowledge index, each only if missing or stale."""
+    try:
+        artifacts.ensure_model(ClassifierSettings(), data or _settings().banking77_train())
+        artifacts.ensure_index(RetrieverSettings())
+    except SupportbusError as error:
+        _fail(error)
+    console.print("intent model and knowledge index are ready")
 
 
 @index_app.command("build")

@@ -8,6 +8,7 @@ import numpy as np
 from numpy.typing import NDArray
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
 from supportbus_runtime.embedding import TextEmbedder
 
 console = Console(stderr=True)

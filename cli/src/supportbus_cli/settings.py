@@ -4,6 +4,7 @@ from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
+
 from supportbus_runtime.settings import EmbeddingSettingsMixin, ServiceSettings, repo_root
 
 
@@ -19,6 +20,7 @@ class CliSettings(ServiceSettings, EmbeddingSettingsMixin):
     )
     kafka_cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "supportbus")
     helpdesk_port: int = 8085
+    log_level: str = "WARNING"  # operators watch progress bars, not library chatter
 
     def banking77_train(self) -> Path:
         return self.shared_dir / "datasets" / "banking77" / "train.csv"

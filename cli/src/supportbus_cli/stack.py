@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
 from supportbus_runtime.errors import SupportbusError
 
 SERVICES = ("classifier", "retriever", "ticketer", "responder")

@@ -11,9 +11,9 @@ from typing import Any, Generic, TypeVar
 
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
+
 from supportbus_contracts.envelope import Event
 from supportbus_contracts.topics import dead_letter_topic
-
 from supportbus_runtime.broker import build_broker, ensure_topics
 from supportbus_runtime.delivery import DeliveryPolicy, EventConsumer, Handler
 from supportbus_runtime.errors import ConfigurationError

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
 
@@ -54,12 +55,34 @@ async def ensure_topics(
                 ]
             )
             _raise_on_topic_errors(response.to_object().get("topic_errors", []))
+            await _wait_for_leaders(admin, missing)
             log.info("created topics %s with %d partitions", missing, partitions)
         return missing
     except KafkaError as error:
         raise TransientError(f"cannot create topics on {bootstrap_servers}: {error}") from error
     finally:
         await admin.close()
+
+
+async def _wait_for_leaders(
+    admin: AIOKafkaAdminClient, topics: list[str], timeout_s: float = 30.0
+) -> None:
+    """A created topic takes a moment to elect partition leaders; producing before that only
+    earns NotLeaderForPartition retries, so wait until every partition has one."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        described = await admin.describe_topics(topics)
+        ready = all(
+            not item.get("error_code")
+            and item.get("partitions")
+            and all(p.get("leader", -1) >= 0 for p in item["partitions"])
+            for item in described
+        )
+        if ready:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise TransientError(f"topics {topics} have no partition leaders after {timeout_s} s")
+        await asyncio.sleep(0.1)
 
 
 def _raise_on_topic_errors(topic_errors: list[dict[str, object]]) -> None:

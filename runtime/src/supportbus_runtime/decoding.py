@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TypeVar
 
 from pydantic import ValidationError
-from supportbus_contracts.envelope import Event
 
+from supportbus_contracts.envelope import Event
 from supportbus_runtime.errors import MessageRejected
 
 E = TypeVar("E", bound=Event)

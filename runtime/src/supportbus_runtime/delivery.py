@@ -20,13 +20,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from supportbus_contracts.envelope import Event
-from supportbus_contracts.topics import dead_letter_topic
 from tenacity import (
     AsyncRetrying,
     RetryError,
@@ -35,6 +33,8 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from supportbus_contracts.envelope import Event
+from supportbus_contracts.topics import dead_letter_topic
 from supportbus_runtime.broker import PRODUCER_MAX_REQUEST_BYTES
 from supportbus_runtime.deadletters import TRUNCATED_HEADER, dead_letter_headers
 from supportbus_runtime.decoding import decode_event
@@ -177,7 +177,7 @@ class EventConsumer(Generic[E]):
         return True
 
     async def _dead_letter(self, message: KafkaMessage, error: BaseException) -> bool:
-        record = message.raw_message
+        record = single_record(message)
         error_type, reason = _describe(error)
         attempts = self._policy.max_attempts if isinstance(error, TransientError) else 1
         headers = dead_letter_headers(
@@ -248,7 +248,7 @@ class EventConsumer(Generic[E]):
 
     async def _commit(self, message: KafkaMessage) -> None:
         """Commit exactly this record's offset (never "every fetched position")."""
-        record = message.raw_message
+        record = single_record(message)
         consumer = message.consumer
         try:
             if isinstance(consumer, AIOKafkaConsumer):
@@ -268,6 +268,14 @@ class EventConsumer(Generic[E]):
                 record.offset,
                 type(error).__name__,
             )
+
+
+def single_record(message: KafkaMessage) -> ConsumerRecord[Any, Any]:
+    """The record behind a message (our subscribers are never batch subscribers)."""
+    record = message.raw_message
+    if isinstance(record, tuple):
+        raise TypeError("batch messages are not supported by the delivery policy")
+    return record
 
 
 def _describe(error: BaseException) -> tuple[str, str]:

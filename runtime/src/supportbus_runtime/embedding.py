@@ -8,7 +8,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from supportbus_runtime.errors import ConfigurationError
 from supportbus_runtime.settings import MINILM_MODEL_NAME
@@ -40,7 +40,7 @@ class MiniLMEmbedder:
         self._model_path = model_path
         self._threads = threads
         self._batch_size = batch_size
-        self._model: object | None = None
+        self._model: Any = None
         self._lock = threading.Lock()
 
     @property
@@ -75,7 +75,8 @@ class MiniLMEmbedder:
         self.load()
         if not texts:
             return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
-        vectors = list(self._model.embed(list(texts), batch_size=self._batch_size))  # type: ignore[attr-defined]
+        vectors = list(self._model.embed(list(texts), batch_size=self._batch_size))
         matrix = np.asarray(vectors, dtype=np.float32)
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-        return matrix / np.maximum(norms, 1e-12)
+        normalised: NDArray[np.float32] = matrix / np.maximum(norms, 1e-12)
+        return normalised

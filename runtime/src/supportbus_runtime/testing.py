@@ -12,6 +12,8 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from numpy.typing import NDArray
 
+from supportbus_runtime.delivery import single_record
+
 _WORD = re.compile(r"[a-z0-9]+")
 
 
@@ -34,7 +36,8 @@ class HashingEmbedder:
                 bucket = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=4).digest())
                 matrix[row, bucket % self.dimension] += 1.0
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-        return matrix / np.maximum(norms, 1e-12)
+        normalised: NDArray[np.float32] = matrix / np.maximum(norms, 1e-12)
+        return normalised
 
 
 @dataclass
@@ -50,7 +53,7 @@ def record_topic(broker: KafkaBroker, topic: str) -> list[RecordedMessage]:
 
     async def _record(message: KafkaMessage) -> None:
         received.append(
-            RecordedMessage(message.body, dict(message.headers), message.raw_message.key)
+            RecordedMessage(message.body, dict(message.headers), single_record(message).key)
         )
 
     broker.subscriber(topic, group_id=f"recorder-{topic}", auto_offset_reset="earliest")(_record)

@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from faststream.kafka import TestKafkaBroker
+
 from supportbus_classifier.app import build_app
 from supportbus_classifier.errors import ModelUnavailable
 from supportbus_classifier.linear_model import LinearIntentModel

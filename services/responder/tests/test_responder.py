@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from faststream.kafka import TestKafkaBroker
+
 from supportbus_contracts import (
     Article,
     Classification,

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 from faststream.kafka import TestKafkaBroker
+
 from supportbus_contracts import (
     Classification,
     KnowledgeRetrieved,

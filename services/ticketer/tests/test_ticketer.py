@@ -3,6 +3,7 @@ from __future__ import annotations
 import httpx
 import pytest
 from faststream.kafka import TestKafkaBroker
+
 from supportbus_contracts import (
     Article,
     Classification,

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from supportbus_contracts.topics import REQUEST_CLASSIFIED
-from supportbus_runtime.app import ServiceApp, build_service_app
-from supportbus_runtime.embedding import MiniLMEmbedder
-
 from supportbus_classifier.handlers import SERVICE, routes
 from supportbus_classifier.linear_model import LinearIntentModel
 from supportbus_classifier.ports import IntentModel
 from supportbus_classifier.service import ClassificationService
 from supportbus_classifier.settings import ClassifierSettings
 from supportbus_classifier.taxonomy import Taxonomy
+from supportbus_contracts.topics import REQUEST_CLASSIFIED
+from supportbus_runtime.app import ServiceApp, build_service_app
+from supportbus_runtime.embedding import MiniLMEmbedder
 
 
 def build_app(settings: ClassifierSettings, *, model: IntentModel | None = None) -> ServiceApp:

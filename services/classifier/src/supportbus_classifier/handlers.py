@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from supportbus_classifier.service import ClassificationService
 from supportbus_contracts import RequestClassified, RequestReceived
 from supportbus_contracts.topics import REQUEST_CLASSIFIED, REQUEST_RECEIVED
 from supportbus_runtime.app import Route
 from supportbus_runtime.delivery import Publication
-
-from supportbus_classifier.service import ClassificationService
 
 SERVICE = "classifier"
 

@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from supportbus_runtime.embedding import TextEmbedder
 
 from supportbus_classifier.errors import ModelUnavailable
 from supportbus_classifier.ports import IntentPrediction
 from supportbus_classifier.taxonomy import Taxonomy
+from supportbus_runtime.embedding import TextEmbedder
 
 FORMAT_VERSION = 1
 RETRAIN_HINT = "run `supportbus train` to (re)create it"

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 
-from supportbus_contracts import Classification, SupportRequest
-
 from supportbus_classifier.ports import IntentModel
 from supportbus_classifier.taxonomy import Taxonomy
+from supportbus_contracts import Classification, SupportRequest
 
 _SUMMARY_CHARS = 160
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s")

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
+
 from supportbus_runtime.settings import EmbeddingSettingsMixin, ServiceSettings, repo_root
 
 

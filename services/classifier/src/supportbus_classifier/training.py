@@ -9,11 +9,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from supportbus_runtime.embedding import TextEmbedder
-
 from supportbus_classifier.errors import ClassifierError
 from supportbus_classifier.linear_model import LinearIntentModel
 from supportbus_classifier.taxonomy import Taxonomy
+from supportbus_runtime.embedding import TextEmbedder
 
 log = logging.getLogger(__name__)
 

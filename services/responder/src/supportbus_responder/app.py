@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from supportbus_contracts.topics import RESPONSE_READY
-from supportbus_runtime.app import ServiceApp, build_service_app
-
 from supportbus_responder.handlers import SERVICE, routes
 from supportbus_responder.ports import ReplyComposer
 from supportbus_responder.settings import ResponderSettings
 from supportbus_responder.template import TemplateComposer
+from supportbus_runtime.app import ServiceApp, build_service_app
 
 
 def build_app(settings: ResponderSettings, *, composer: ReplyComposer | None = None) -> ServiceApp:

@@ -6,10 +6,9 @@ from collections.abc import Sequence
 
 from supportbus_contracts import ResponseReady, TicketCreated
 from supportbus_contracts.topics import RESPONSE_READY, TICKET_CREATED
+from supportbus_responder.ports import ReplyComposer
 from supportbus_runtime.app import Route
 from supportbus_runtime.delivery import Publication
-
-from supportbus_responder.ports import ReplyComposer
 
 SERVICE = "responder"
 

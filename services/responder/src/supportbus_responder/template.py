@@ -4,7 +4,6 @@ ticket, so every claim in it comes from the knowledge base."""
 from __future__ import annotations
 
 from supportbus_contracts import Article, Classification, SupportRequest, Ticket
-
 from supportbus_responder.ports import Reply
 
 _URGENT_NOTE = (

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from supportbus_contracts.topics import KNOWLEDGE_RETRIEVED
-from supportbus_runtime.app import ServiceApp, build_service_app
-from supportbus_runtime.embedding import MiniLMEmbedder
-
 from supportbus_retriever.handlers import SERVICE, routes
 from supportbus_retriever.llama_index_store import LlamaIndexKnowledgeIndex
 from supportbus_retriever.ports import KnowledgeIndex
 from supportbus_retriever.service import RetrievalService
 from supportbus_retriever.settings import RetrieverSettings
+from supportbus_runtime.app import ServiceApp, build_service_app
+from supportbus_runtime.embedding import MiniLMEmbedder
 
 
 def build_app(settings: RetrieverSettings, *, index: KnowledgeIndex | None = None) -> ServiceApp:

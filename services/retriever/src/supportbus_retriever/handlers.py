@@ -6,10 +6,9 @@ from collections.abc import Sequence
 
 from supportbus_contracts import KnowledgeRetrieved, RequestClassified
 from supportbus_contracts.topics import KNOWLEDGE_RETRIEVED, REQUEST_CLASSIFIED
+from supportbus_retriever.service import RetrievalService
 from supportbus_runtime.app import Route
 from supportbus_runtime.delivery import Publication
-
-from supportbus_retriever.service import RetrievalService
 
 SERVICE = "retriever"
 

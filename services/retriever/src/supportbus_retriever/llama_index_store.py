@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +17,11 @@ from llama_index.core import Document, StorageContext, VectorStoreIndex, load_in
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.node_parser import MarkdownNodeParser
 from pydantic import PrivateAttr
-from supportbus_runtime.embedding import TextEmbedder
 
 from supportbus_retriever.errors import IndexUnavailable
 from supportbus_retriever.kb import KbArticle, digest, load_articles
 from supportbus_retriever.ports import ArticleHit
+from supportbus_runtime.embedding import TextEmbedder
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,12 @@ class LlamaIndexKnowledgeIndex:
         return sorted(best.values(), key=lambda h: h.score, reverse=True)[:k]
 
 
+_MARKUP = re.compile(r"\*\*|__|`|^\s*[-*]\s+|^\s*\d+\.\s+|^\|.*\|$", re.MULTILINE)
+
+
 def _snippet(text: str) -> str:
+    """The section's prose as plain text (replies and tickets are not markdown)."""
     lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
-    flat = " ".join(" ".join(lines).split())
+    lines = [_MARKUP.sub("", line).strip() for line in lines]
+    flat = " ".join(" ".join(line for line in lines if line).split())
     return flat if len(flat) <= _SNIPPET_CHARS else flat[: _SNIPPET_CHARS - 1].rstrip() + "…"

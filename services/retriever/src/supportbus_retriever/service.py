@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 from supportbus_contracts import Article, Classification, SupportRequest
-
 from supportbus_retriever.ports import ArticleHit, KnowledgeIndex
 
 # Look further than k, so an intent-tagged article just below the cut can be promoted.

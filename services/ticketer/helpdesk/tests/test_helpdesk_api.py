@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+
 from supportbus_helpdesk.api import build_api
 from supportbus_helpdesk.errors import IdempotencyConflict
 from supportbus_helpdesk.settings import HelpdeskSettings

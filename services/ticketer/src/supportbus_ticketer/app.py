@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import httpx
+
 from supportbus_contracts.topics import TICKET_CREATED
 from supportbus_runtime.app import ServiceApp, build_service_app
-
 from supportbus_ticketer.handlers import SERVICE, routes
 from supportbus_ticketer.helpdesk_client import HelpdeskClient
 from supportbus_ticketer.ports import TicketingSystem

@@ -8,7 +8,6 @@ from supportbus_contracts import KnowledgeRetrieved, TicketCreated
 from supportbus_contracts.topics import KNOWLEDGE_RETRIEVED, TICKET_CREATED
 from supportbus_runtime.app import Route
 from supportbus_runtime.delivery import Publication
-
 from supportbus_ticketer.service import TicketService
 
 SERVICE = "ticketer"

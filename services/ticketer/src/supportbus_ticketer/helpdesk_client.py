@@ -8,7 +8,6 @@ create a second ticket.
 from __future__ import annotations
 
 import httpx
-from supportbus_contracts import Ticket
 from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
@@ -16,6 +15,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from supportbus_contracts import Ticket
 from supportbus_ticketer.errors import HelpdeskUnavailable, TicketRejected
 from supportbus_ticketer.ports import TicketDraft
 
@@ -55,7 +55,7 @@ class HelpdeskClient:
             reraise=True,
         )
         try:
-            response = await retrying(self._post, draft, idempotency_key)
+            response: httpx.Response = await retrying(self._post, draft, idempotency_key)
         except (httpx.TimeoutException, httpx.TransportError, _RetryableStatus) as error:
             raise HelpdeskUnavailable(
                 f"helpdesk unavailable after {self._attempts} attempts: {type(error).__name__} "

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
+
 from supportbus_contracts import Ticket
 
 

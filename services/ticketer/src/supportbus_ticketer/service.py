@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from supportbus_contracts import Classification, SupportRequest, Ticket
-
 from supportbus_ticketer.ports import TicketDraft, TicketingSystem
 
 

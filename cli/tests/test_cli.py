@@ -1,0 +1,106 @@
+"""The operator CLI's interface (other tooling calls `supportbus eval ... --json`)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from supportbus_classifier.training import LabelledTexts, read_labelled_csv, stratified_split
+from supportbus_cli.main import app
+from supportbus_cli.publishing import read_requests_file
+from supportbus_cli.settings import CliSettings
+from supportbus_runtime.errors import PermanentError
+
+runner = CliRunner()
+
+
+def _write_csv(path: Path, data: LabelledTexts) -> Path:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "category"])
+        writer.writerows(zip(data.texts, data.labels, strict=True))
+    return path
+
+
+@pytest.fixture(scope="module")
+def small_split(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Six examples per intent to train, two to test: real MiniLM, a few seconds."""
+    full = read_labelled_csv(CliSettings().banking77_train())
+    by_label: dict[str, list[str]] = {}
+    for text, label in zip(full.texts, full.labels, strict=True):
+        by_label.setdefault(label, []).append(text)
+    small = LabelledTexts([], [])
+    for label, texts in by_label.items():
+        small.texts.extend(texts[:8])
+        small.labels.extend([label] * len(texts[:8]))
+    train, test = stratified_split(small, 0.25)
+    root = tmp_path_factory.mktemp("csv")
+    return _write_csv(root / "train.csv", train), _write_csv(root / "test.csv", test)
+
+
+@pytest.mark.model
+def test_eval_classify_json_has_the_agreed_keys(small_split: tuple[Path, Path]) -> None:
+    train, test = small_split
+    result = runner.invoke(
+        app, ["eval", "classify", "--train", str(train), "--test", str(test), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert {"accuracy", "macro_f1", "ms_per_request"} <= report.keys()
+    assert 0.3 < report["accuracy"] <= 1.0  # 6 examples per intent, 77 intents: far above chance
+    assert report["ms_per_request"] > 0
+
+
+@pytest.mark.model
+def test_eval_retrieve_json_has_the_agreed_keys(small_split: tuple[Path, Path]) -> None:
+    _, test = small_split
+    result = runner.invoke(app, ["eval", "retrieve", "--test", str(test), "--k", "3", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert {"recall_at_1", "recall_at_k", "mrr"} <= report.keys()
+    assert report["recall_at_1"] <= report["recall_at_k"]
+    assert report["recall_at_k"] > 0.3
+
+
+def test_publish_needs_exactly_one_source() -> None:
+    result = runner.invoke(app, ["publish"])
+    assert result.exit_code == 2
+    assert "exactly one of --text or --file" in result.output
+
+
+def test_invalid_request_lines_are_reported_with_line_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "requests.jsonl"
+    path.write_text(
+        '{"channel": "chat", "customer_id": "c", "body": "ok"}\n'
+        "not json\n"
+        '{"channel": "fax", "customer_id": "c", "body": "secret words"}\n'
+    )
+    with pytest.raises(PermanentError) as caught:
+        read_requests_file(path)
+    message = str(caught.value)
+    assert "requests.jsonl:2:" in message
+    assert "requests.jsonl:3: channel:" in message
+    assert "secret words" not in message
+
+
+def test_request_lines_keep_their_request_id(tmp_path: Path) -> None:
+    path = tmp_path / "requests.jsonl"
+    path.write_text(
+        '{"request_id": "case-1", "channel": "api", "customer_id": "c", "body": "b"}\n'
+        '{"channel": "api", "customer_id": "c", "body": "b"}\n'
+    )
+    lines = read_requests_file(path)
+    assert lines[0].request_id == "case-1"
+    assert lines[1].request_id.startswith("req-")
+
+
+def test_train_refuses_data_with_intents_missing_from_the_taxonomy(tmp_path: Path) -> None:
+    data = _write_csv(tmp_path / "t.csv", LabelledTexts(["hi"], ["no_such_intent"]))
+    result = runner.invoke(app, ["train", "--data", str(data), "--out", str(tmp_path / "m.npz")])
+    assert result.exit_code == 2
+    assert "no_such_intent" in result.output
+    assert not (tmp_path / "m.npz").exists()
