@@ -32,17 +32,7 @@ async def list_dead_letters(
     async for record in read_topics(
         settings.kafka_bootstrap_servers, dlq_topics(settings, topics), idle_timeout_s=1.5
     ):
-        headers = {k: v.decode("utf-8", errors="replace") for k, v in record.headers}
-        letters.append(
-            DeadLetter(
-                record.topic,
-                record.partition,
-                record.offset,
-                record.key,
-                record.value or b"",
-                headers,
-            )
-        )
+        letters.append(DeadLetter.from_record(record))
     return letters
 
 
@@ -83,20 +73,12 @@ async def redrive(
                     if record.offset >= ends[tp] or (limit is not None and sent >= limit):
                         pending.discard(tp)
                         break
-                    headers = {k: v.decode("utf-8", errors="replace") for k, v in record.headers}
-                    letter = DeadLetter(
-                        record.topic,
-                        record.partition,
-                        record.offset,
-                        record.key,
-                        record.value or b"",
-                        headers,
-                    )
+                    letter = DeadLetter.from_record(record)
                     await broker.publish(
                         letter.value,
                         topic=letter.original_topic,
                         key=letter.key,
-                        headers=original_headers(headers),
+                        headers=original_headers(letter.headers),
                     )
                     await consumer.commit({tp: OffsetAndMetadata(record.offset + 1, "")})
                     sent += 1

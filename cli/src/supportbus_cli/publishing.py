@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from supportbus_cli.progress import progress_bar
 from supportbus_contracts import RequestReceived, SupportRequest
 from supportbus_contracts.topics import REQUEST_RECEIVED
-from supportbus_runtime.broker import build_broker, ensure_topics
+from supportbus_runtime.broker import build_broker, ensure_topics, publish_event
 from supportbus_runtime.contracts_topics import pipeline_topics
 from supportbus_runtime.errors import PermanentError
 from supportbus_runtime.settings import ServiceSettings
@@ -79,17 +79,7 @@ async def publish_requests(
                 "publishing requests", total=len(events), visible=show_progress
             )
             for event in events:
-                await broker.publish(
-                    event.model_dump_json().encode(),
-                    topic=settings.topic(REQUEST_RECEIVED),
-                    key=event.request_id.encode(),
-                    headers={
-                        "content-type": "application/json",
-                        "event-type": event.type,
-                        "event-id": str(event.event_id),
-                    },
-                    correlation_id=event.correlation_id,
-                )
+                await publish_event(broker, settings.topic(REQUEST_RECEIVED), event)
                 progress.advance(task)
     finally:
         await broker.stop()

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from faststream import FastStream
+from pydantic import ValidationError
 from faststream.kafka import KafkaBroker
 
 from supportbus_contracts.envelope import Event
@@ -97,7 +98,16 @@ def run_service(
     service: str, load_settings: Callable[[], S], build_app: Callable[[S], ServiceApp]
 ) -> None:
     """Console entry point body: settings, logging, the app, and a clear exit when misconfigured."""
-    settings = load_settings()
+    try:
+        settings = load_settings()
+    except ValidationError as error:
+        # Values are not echoed: a setting may be a secret.
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+            for e in error.errors(include_input=False, include_url=False)
+        )
+        print(f"supportbus-{service}: invalid settings: {problems}", file=sys.stderr)
+        raise SystemExit(2) from None
     configure_logging(settings.log_level, service)
     try:
         service_app = build_app(settings)

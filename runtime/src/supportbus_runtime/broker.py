@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
 
+from supportbus_contracts.envelope import Event
 from supportbus_runtime.errors import TransientError
 from supportbus_runtime.settings import ServiceSettings
 
@@ -30,6 +32,41 @@ def build_broker(settings: ServiceSettings, *, client_id: str) -> KafkaBroker:
         enable_idempotence=True,
         max_request_size=PRODUCER_MAX_REQUEST_BYTES,
         logger=logging.getLogger(f"supportbus.{client_id}.broker"),
+    )
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """How an event travels: JSON value, request_id key, self-describing headers."""
+
+    value: bytes
+    key: bytes
+    headers: dict[str, str]
+    correlation_id: str
+
+    @classmethod
+    def of(cls, event: Event) -> EventRecord:
+        return cls(
+            value=event.model_dump_json().encode(),
+            key=event.request_id.encode(),
+            headers={
+                "content-type": "application/json",
+                "event-type": event.type,
+                "event-id": str(event.event_id),
+            },
+            correlation_id=event.correlation_id,
+        )
+
+
+async def publish_event(broker: KafkaBroker, topic: str, event: Event) -> None:
+    """Publish and wait for the broker's acknowledgement (acks=all)."""
+    record = EventRecord.of(event)
+    await broker.publish(
+        record.value,
+        topic=topic,
+        key=record.key,
+        headers=record.headers,
+        correlation_id=record.correlation_id,
     )
 
 

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from aiokafka import ConsumerRecord
+
 from supportbus_contracts import topics as t
 
 TRUNCATED_HEADER = "x-dlq-truncated-from-bytes"
@@ -65,6 +67,13 @@ class DeadLetter:
     key: bytes | None
     value: bytes
     headers: dict[str, str]
+
+    @classmethod
+    def from_record(cls, record: ConsumerRecord[bytes, bytes]) -> DeadLetter:
+        headers = {k: v.decode("utf-8", errors="replace") for k, v in record.headers}
+        return cls(
+            record.topic, record.partition, record.offset, record.key, record.value or b"", headers
+        )
 
     @property
     def error_type(self) -> str:

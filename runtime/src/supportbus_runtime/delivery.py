@@ -35,7 +35,7 @@ from tenacity import (
 
 from supportbus_contracts.envelope import Event
 from supportbus_contracts.topics import dead_letter_topic
-from supportbus_runtime.broker import PRODUCER_MAX_REQUEST_BYTES
+from supportbus_runtime.broker import PRODUCER_MAX_REQUEST_BYTES, EventRecord
 from supportbus_runtime.deadletters import TRUNCATED_HEADER, dead_letter_headers
 from supportbus_runtime.decoding import decode_event
 from supportbus_runtime.errors import MessageRejected, TransientError
@@ -159,18 +159,14 @@ class EventConsumer(Generic[E]):
         self, message: KafkaMessage, publications: Sequence[Publication]
     ) -> bool:
         for publication in publications:
-            event = publication.event
+            record = EventRecord.of(publication.event)
             ok = await self._send(
                 message,
-                event.model_dump_json().encode(),
+                record.value,
                 topic=self._topic_prefix + publication.topic,
-                key=event.request_id.encode(),
-                headers={
-                    "content-type": "application/json",
-                    "event-type": event.type,
-                    "event-id": str(event.event_id),
-                },
-                correlation_id=event.correlation_id,
+                key=record.key,
+                headers=record.headers,
+                correlation_id=record.correlation_id,
             )
             if not ok:
                 return False
