@@ -22,6 +22,8 @@ from supportbus_cli.settings import CliSettings
 from supportbus_cli.stack import Stack, StackConfig
 from supportbus_contracts import ResponseReady
 from supportbus_retriever.settings import RetrieverSettings
+from supportbus_runtime.broker import ensure_topics
+from supportbus_runtime.contracts_topics import pipeline_topics
 from supportbus_runtime.localkafka import find_free_port
 
 
@@ -62,6 +64,14 @@ def run_demo(settings: CliSettings, *, external_bootstrap: str | None, timeout_s
             helpdesk_port=port,
             topic_prefix=prefix,
             partitions=settings.topic_partitions,
+        )
+        asyncio.run(
+            ensure_topics(
+                bootstrap,
+                pipeline_topics(prefix),
+                partitions=settings.topic_partitions,
+                replication_factor=settings.topic_replication_factor,
+            )
         )
         console.print("starting the helpdesk and the four services...")
         with Stack(config) as stack:

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from faststream import FastStream
-from pydantic import ValidationError
 from faststream.kafka import KafkaBroker
+from pydantic import ValidationError
 
 from supportbus_contracts.envelope import Event
 from supportbus_contracts.topics import dead_letter_topic

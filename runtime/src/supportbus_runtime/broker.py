@@ -82,8 +82,9 @@ async def ensure_topics(
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="supportbus-admin")
     try:
         await admin.start()
+        wanted = list(dict.fromkeys(topics))
         existing = set(await admin.list_topics())
-        missing = [t for t in dict.fromkeys(topics) if t not in existing]
+        missing = [t for t in wanted if t not in existing]
         if missing:
             response = await admin.create_topics(
                 [
@@ -92,8 +93,9 @@ async def ensure_topics(
                 ]
             )
             _raise_on_topic_errors(response.to_object().get("topic_errors", []))
-            await _wait_for_leaders(admin, missing)
             log.info("created topics %s with %d partitions", missing, partitions)
+        # Also for topics another process has just created: they may still lack leaders.
+        await _wait_for_leaders(admin, wanted)
         return missing
     except KafkaError as error:
         raise TransientError(f"cannot create topics on {bootstrap_servers}: {error}") from error
