@@ -74,13 +74,21 @@ async def test_transient_failure_is_retried_then_succeeds() -> None:
     assert handler.calls == 3
     assert len(out) == 1
     assert dlq == []
-    assert consumer.stats.retries == 2
+    assert _metric(consumer, "supportbus_retries_total") == 2
+    assert _metric(consumer, "supportbus_messages_handled_total") == 1
+
+
+def _metric(consumer: EventConsumer[RequestReceived], name: str, **labels: str) -> float:
+    value = consumer.metrics.registry.get_sample_value(
+        name, {"service": "svc", "topic": IN, **labels}
+    )
+    return value or 0.0
 
 
 async def test_transient_failure_that_persists_is_dead_lettered_after_all_attempts() -> None:
     broker = KafkaBroker()
     handler = FlakyHandler(failures=99)
-    _consumer(broker, handler)
+    consumer = _consumer(broker, handler)
     out, dlq = record_topic(broker, OUT), record_topic(broker, IN + ".dlq")
     original = _event().model_dump_json().encode()
     async with TestKafkaBroker(broker) as test_broker:
@@ -94,6 +102,7 @@ async def test_transient_failure_that_persists_is_dead_lettered_after_all_attemp
     assert dlq[0].headers["x-dlq-service"] == "svc"
     assert dlq[0].headers["x-dlq-original-topic"] == IN
     assert dlq[0].headers["x-origin"] == "web"
+    assert _metric(consumer, "supportbus_dead_letters_total", error_type="TransientError") == 1
 
 
 async def test_permanent_failure_is_dead_lettered_without_retry() -> None:

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import json
 import logging
+from pathlib import Path
 
 import pytest
 
 from supportbus_runtime.logs import RedactingFilter, redact
+from supportbus_runtime.telemetry import REQUEST_ID_ATTRIBUTE, build_tracer_provider
 
 
 @pytest.mark.parametrize(
@@ -31,3 +34,18 @@ def test_filter_redacts_formatted_log_messages(caplog: pytest.LogCaptureFixture)
         logger.info("customer %s wrote", "bob@example.com")
     assert "bob@example.com" not in caplog.text
     assert "[email]" in caplog.text
+
+
+def test_span_file_keeps_request_ids_and_redacts_other_attributes(tmp_path: Path) -> None:
+    provider = build_tracer_provider("svc", exporter="file", directory=tmp_path)
+    assert provider is not None
+    tracer = provider.get_tracer("test")
+    with tracer.start_as_current_span("work") as span:
+        span.set_attribute(REQUEST_ID_ATTRIBUTE, "web-2026-000123")
+        span.set_attribute("note", "customer bob@example.com")
+        span.set_attribute("messaging.kafka.message.key", b"web-2026-000123")  # type: ignore[arg-type]
+    provider.shutdown()
+    (spans_file,) = tmp_path.glob("spans-svc-*.jsonl")
+    attributes = json.loads(spans_file.read_text().splitlines()[0])["attributes"]
+    assert attributes[REQUEST_ID_ATTRIBUTE] == "web-2026-000123"
+    assert attributes["note"] == "customer [email]"

@@ -53,6 +53,8 @@ def run_demo(settings: CliSettings, *, external_bootstrap: str | None, timeout_s
     work_dir = settings.work_dir / "demo"
     work_dir.mkdir(parents=True, exist_ok=True)
     (work_dir / "helpdesk.sqlite3").unlink(missing_ok=True)
+    traces = work_dir / "traces"
+    shutil.rmtree(traces, ignore_errors=True)
     run_id = uuid.uuid4().hex[:6]
     lines = [RequestLine(f"demo-{run_id}-{n:02d}", line.request) for n, line in enumerate(lines, 1)]
     with _broker(settings, external_bootstrap, work_dir) as bootstrap:
@@ -64,6 +66,7 @@ def run_demo(settings: CliSettings, *, external_bootstrap: str | None, timeout_s
             helpdesk_port=port,
             topic_prefix=prefix,
             partitions=settings.topic_partitions,
+            traces_dir=traces,
         )
         asyncio.run(
             ensure_topics(
@@ -92,6 +95,10 @@ def run_demo(settings: CliSettings, *, external_bootstrap: str | None, timeout_s
                 _show(line, found.get(line.request_id, []))
             console.print(f"{len(found)}/{len(lines)} requests answered; stopping everything...")
     console.print(f"demo finished in {time.perf_counter() - started:.1f} s")
+    console.print(
+        f"see one request end to end:  uv run supportbus trace {lines[0].request_id} "
+        f"--spans {traces}"
+    )
     return 0 if len(found) == len(lines) else 1
 
 

@@ -29,6 +29,7 @@ from supportbus_cli.publishing import (
     read_requests_file,
 )
 from supportbus_cli.settings import CliSettings
+from supportbus_cli.tracing.command import register as register_trace
 from supportbus_contracts import SupportRequest
 from supportbus_retriever.settings import RetrieverSettings
 from supportbus_runtime.broker import ensure_topics
@@ -51,6 +52,7 @@ kafka_app = typer.Typer(
 )
 index_app = typer.Typer(help="The retriever's knowledge index.", no_args_is_help=True)
 data_app = typer.Typer(help="Datasets.", no_args_is_help=True)
+register_trace(app)
 for sub, name in (
     (eval_app, "eval"),
     (dlq_app, "dlq"),
@@ -324,6 +326,22 @@ def topics(bootstrap: Bootstrap = None) -> None:
         )
     )
     console.print(f"created {len(created)} topic(s): {', '.join(created) or '-'}")
+
+
+@app.command()
+def asyncapi(
+    out_dir: Annotated[Path | None, typer.Option(help="Default: docs/asyncapi.")] = None,
+) -> None:
+    """Regenerate the services' AsyncAPI documents (needs the model and index: `prepare`)."""
+    from supportbus_cli import asyncapi_docs
+
+    try:
+        written = asyncapi_docs.write(asyncapi_docs.service_apps(),
+                                      out_dir or asyncapi_docs.DEFAULT_DIR)
+    except SupportbusError as error:
+        _fail(error)
+    for path in written:
+        console.print(f"wrote {path}")
 
 
 @app.command()

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 
 from supportbus_runtime.errors import SupportbusError
+from supportbus_runtime.localkafka import find_free_port
 
 SERVICES = ("classifier", "retriever", "ticketer", "responder")
 
@@ -31,18 +32,29 @@ class StackConfig:
     partitions: int = 6
     # Extra environment for every process (paths of the model, index, ...).
     env: dict[str, str] = field(default_factory=dict)
+    # Where the processes write their spans (the "file" exporter); None: no tracing.
+    traces_dir: Path | None = None
 
     @property
     def helpdesk_url(self) -> str:
         return f"http://127.0.0.1:{self.helpdesk_port}"
 
 
-def _service_env(config: StackConfig, service: str) -> dict[str, str]:
+def _telemetry_env(config: StackConfig, prefix: str) -> dict[str, str]:
+    if config.traces_dir is None:
+        return {f"{prefix}TELEMETRY_EXPORTER": "none"}
+    return {f"{prefix}TELEMETRY_EXPORTER": "file", f"{prefix}TELEMETRY_DIR": str(config.traces_dir)}
+
+
+def _service_env(config: StackConfig, service: str, http_port: int) -> dict[str, str]:
     prefix = f"{service.upper()}_"
     return {
         f"{prefix}KAFKA_BOOTSTRAP_SERVERS": config.bootstrap_servers,
         f"{prefix}TOPIC_PREFIX": config.topic_prefix,
         f"{prefix}TOPIC_PARTITIONS": str(config.partitions),
+        f"{prefix}HTTP_HOST": "127.0.0.1",
+        f"{prefix}HTTP_PORT": str(http_port),
+        **_telemetry_env(config, prefix),
     }
 
 
@@ -102,6 +114,8 @@ class Stack:
     def __init__(self, config: StackConfig) -> None:
         self.config = config
         self.processes: dict[str, ManagedProcess] = {}
+        # Free ports, so several stacks (and a developer's own services) can run side by side.
+        self.http_ports = {service: find_free_port() for service in SERVICES}
         base = {**os.environ, **config.env, "PYTHONUNBUFFERED": "1"}
         logs = config.work_dir / "logs"
         self.processes["helpdesk"] = ManagedProcess(
@@ -113,11 +127,12 @@ class Stack:
                 "HELPDESK_HOST": "127.0.0.1",
                 "HELPDESK_DB_PATH": str(config.work_dir / "helpdesk.sqlite3"),
                 "HELPDESK_PUBLIC_BASE_URL": config.helpdesk_url,
+                **_telemetry_env(config, "HELPDESK_"),
             },
             logs / "helpdesk.log",
         )
         for service in SERVICES:
-            env = {**base, **_service_env(config, service)}
+            env = {**base, **_service_env(config, service, self.http_ports[service])}
             if service == "ticketer":
                 env["TICKETER_HELPDESK_URL"] = config.helpdesk_url
             self.processes[service] = ManagedProcess(
@@ -170,6 +185,9 @@ class Stack:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+    def operations_url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.http_ports[service]}"
 
     def ticket_count(self) -> int:
         response = httpx.get(

@@ -11,6 +11,8 @@ from typing import Any, Generic, TypeVar
 
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from pydantic import ValidationError
 
 from supportbus_contracts.envelope import Event
@@ -19,7 +21,9 @@ from supportbus_runtime.broker import build_broker, ensure_topics
 from supportbus_runtime.delivery import DeliveryPolicy, EventConsumer, Handler
 from supportbus_runtime.errors import ConfigurationError
 from supportbus_runtime.logs import configure_logging
+from supportbus_runtime.metrics import DeliveryMetrics
 from supportbus_runtime.settings import ServiceSettings
+from supportbus_runtime.telemetry import install_tracing
 
 E = TypeVar("E", bound=Event)
 S = TypeVar("S", bound=ServiceSettings)
@@ -37,10 +41,22 @@ class Route(Generic[E]):
 
 
 @dataclass(frozen=True)
+class Output:
+    """One produced topic and the event it carries (for topic creation and the AsyncAPI doc)."""
+
+    topic: str
+    event_type: type[Event]
+
+
+@dataclass(frozen=True)
 class ServiceApp:
+    service: str
     app: FastStream
     broker: KafkaBroker
     consumers: tuple[EventConsumer[Any], ...]
+    metrics: DeliveryMetrics
+    routes: tuple[Route[Any], ...]
+    outputs: tuple[Output, ...]
 
 
 def delivery_policy(settings: ServiceSettings) -> DeliveryPolicy:
@@ -57,11 +73,22 @@ def build_service_app(
     service: str,
     settings: ServiceSettings,
     routes: Sequence[Route[Any]],
-    produces: Sequence[str],
+    outputs: Sequence[Output],
+    metrics: DeliveryMetrics | None = None,
 ) -> ServiceApp:
-    """A FastStream app whose consumers follow the shared delivery policy, and which creates
-    its topics (inputs, their dead-letter topics, outputs) before it subscribes."""
-    broker = build_broker(settings, client_id=service)
+    """A FastStream app whose consumers follow the shared delivery policy, traced (W3C context
+    in Kafka headers) and measured, and which creates its topics (inputs, their dead-letter
+    topics, outputs) before it subscribes."""
+    metrics = metrics or DeliveryMetrics()
+    broker = build_broker(
+        settings,
+        client_id=service,
+        middlewares=(
+            # Uses the process-wide tracer provider: a no-op until run_service installs one.
+            KafkaTelemetryMiddleware(),
+            KafkaPrometheusMiddleware(registry=metrics.registry, app_name=service),
+        ),
+    )
     policy = delivery_policy(settings)
     consumers = []
     for route in routes:
@@ -73,13 +100,16 @@ def build_service_app(
             broker=broker,
             policy=policy,
             topic_prefix=settings.topic_prefix,
+            metrics=metrics,
         )
         consumer.subscribe(group_id=settings.effective_group_id(service))
         consumers.append(consumer)
     consumed = [settings.topic(r.topic) for r in routes]
-    topics = (
-        consumed + [dead_letter_topic(t) for t in consumed] + [settings.topic(t) for t in produces]
-    )
+    topics = [
+        *consumed,
+        *(dead_letter_topic(t) for t in consumed),
+        *(settings.topic(o.topic) for o in outputs),
+    ]
 
     async def create_topics() -> None:
         if settings.create_topics:
@@ -91,13 +121,22 @@ def build_service_app(
             )
 
     app = FastStream(broker, on_startup=[create_topics], logger=logging.getLogger(service))
-    return ServiceApp(app=app, broker=broker, consumers=tuple(consumers))
+    return ServiceApp(
+        service=service,
+        app=app,
+        broker=broker,
+        consumers=tuple(consumers),
+        metrics=metrics,
+        routes=tuple(routes),
+        outputs=tuple(outputs),
+    )
 
 
 def run_service(
     service: str, load_settings: Callable[[], S], build_app: Callable[[S], ServiceApp]
 ) -> None:
-    """Console entry point body: settings, logging, the app, and a clear exit when misconfigured."""
+    """Console entry point body: settings, logging, tracing, the app (with its operations
+    endpoints when an HTTP port is set), and a clear exit when misconfigured."""
     try:
         settings = load_settings()
     except ValidationError as error:
@@ -108,11 +147,26 @@ def run_service(
         )
         print(f"supportbus-{service}: invalid settings: {problems}", file=sys.stderr)
         raise SystemExit(2) from None
-    configure_logging(settings.log_level, service)
+    configure_logging(settings.log_level, service, settings.log_format)
+    provider = install_tracing(
+        service,
+        exporter=settings.telemetry_exporter,
+        directory=settings.telemetry_dir,
+        otlp_endpoint=settings.otlp_endpoint,
+    )
     try:
         service_app = build_app(settings)
     except ConfigurationError as error:
         print(f"supportbus-{service}: cannot start: {error}", file=sys.stderr)
         raise SystemExit(2) from error
     log.info("%s starting on %s", service, settings.kafka_bootstrap_servers)
-    asyncio.run(service_app.app.run())
+    try:
+        if settings.http_port:
+            from supportbus_runtime.operations import serve_with_operations
+
+            asyncio.run(serve_with_operations(service_app, settings.http_host, settings.http_port))
+        else:
+            asyncio.run(service_app.app.run())
+    finally:
+        if provider is not None:
+            provider.shutdown()  # flush the spans still batched

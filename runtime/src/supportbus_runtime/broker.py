@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
@@ -22,7 +23,9 @@ log = logging.getLogger(__name__)
 PRODUCER_MAX_REQUEST_BYTES = 16 * 1024 * 1024
 
 
-def build_broker(settings: ServiceSettings, *, client_id: str) -> KafkaBroker:
+def build_broker(
+    settings: ServiceSettings, *, client_id: str, middlewares: Sequence[Any] = ()
+) -> KafkaBroker:
     """A FastStream broker whose producer waits for all in-sync replicas (acks=all) and is
     idempotent, so a retried send never writes a record twice."""
     return KafkaBroker(
@@ -32,6 +35,7 @@ def build_broker(settings: ServiceSettings, *, client_id: str) -> KafkaBroker:
         enable_idempotence=True,
         max_request_size=PRODUCER_MAX_REQUEST_BYTES,
         logger=logging.getLogger(f"supportbus.{client_id}.broker"),
+        middlewares=tuple(middlewares),
     )
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -39,6 +39,9 @@ from supportbus_runtime.broker import PRODUCER_MAX_REQUEST_BYTES, EventRecord
 from supportbus_runtime.deadletters import TRUNCATED_HEADER, dead_letter_headers
 from supportbus_runtime.decoding import decode_event
 from supportbus_runtime.errors import MessageRejected, TransientError
+from supportbus_runtime.logs import current_request_id
+from supportbus_runtime.metrics import DeliveryMetrics
+from supportbus_runtime.telemetry import set_request_id
 
 log = logging.getLogger(__name__)
 
@@ -68,16 +71,6 @@ class DeliveryPolicy:
     redelivery_pause_s: float = 1.0
 
 
-@dataclass
-class DeliveryStats:
-    handled: int = 0
-    dead_lettered: int = 0
-    retries: int = 0
-    redeliveries_requested: int = 0
-    commit_failures: int = 0
-    by_error: dict[str, int] = field(default_factory=dict)
-
-
 class EventConsumer(Generic[E]):
     """Consumes one topic for one service with the delivery guarantees described above."""
 
@@ -91,6 +84,7 @@ class EventConsumer(Generic[E]):
         broker: KafkaBroker,
         policy: DeliveryPolicy,
         topic_prefix: str = "",
+        metrics: DeliveryMetrics | None = None,
     ) -> None:
         self.service = service
         self._topic_prefix = topic_prefix
@@ -99,7 +93,8 @@ class EventConsumer(Generic[E]):
         self._handler = handler
         self._broker = broker
         self._policy = policy
-        self.stats = DeliveryStats()
+        self.metrics = metrics or DeliveryMetrics()
+        self._labels = {"service": service, "topic": topic}
 
     def subscribe(self, *, group_id: str) -> None:
         subscriber = self._broker.subscriber(
@@ -114,19 +109,41 @@ class EventConsumer(Generic[E]):
         subscriber(self.on_message)
 
     async def on_message(self, message: KafkaMessage) -> None:
+        record = single_record(message)
+        self._observe_lag(message, record)
+        key = (record.key or b"").decode("utf-8", errors="replace")
+        token = current_request_id.set(key)
+        set_request_id(key)  # the key is the request_id, even when the value is unreadable
+        try:
+            with self.metrics.handler_seconds.labels(**self._labels).time():
+                await self._deliver(message)
+        finally:
+            current_request_id.reset(token)
+
+    async def _deliver(self, message: KafkaMessage) -> None:
         try:
             event = decode_event(self.event_type, message.body, self._policy.max_message_bytes)
             publications = await self._handle_with_retries(event)
         except asyncio.CancelledError:
             raise
         except Exception as error:
+            self.metrics.failed.labels(**self._labels, error_type=_describe(error)[0]).inc()
             if not await self._dead_letter(message, error):
                 return
         else:
             if not await self._publish_all(message, publications):
                 return
-            self.stats.handled += 1
+            self.metrics.handled.labels(**self._labels).inc()
         await self._commit(message)
+
+    def _observe_lag(self, message: KafkaMessage, record: ConsumerRecord[Any, Any]) -> None:
+        consumer = message.consumer
+        if isinstance(consumer, AIOKafkaConsumer):
+            highwater = consumer.highwater(TopicPartition(record.topic, record.partition))
+            if highwater is not None:
+                self.metrics.consumer_lag.labels(
+                    **self._labels, partition=str(record.partition)
+                ).set(max(highwater - record.offset - 1, 0))
 
     async def _handle_with_retries(self, event: E) -> Sequence[Publication]:
         retrying = AsyncRetrying(
@@ -146,7 +163,7 @@ class EventConsumer(Generic[E]):
             raise error.last_attempt.exception() or error from error
 
     def _count_retry(self, state: Any) -> None:
-        self.stats.retries += 1
+        self.metrics.retries.labels(**self._labels).inc()
         log.warning(
             "%s: transient failure (attempt %d of %d), retrying: %s",
             self.service,
@@ -210,8 +227,7 @@ class EventConsumer(Generic[E]):
             correlation_id=None,
         )
         if ok:
-            self.stats.dead_lettered += 1
-            self.stats.by_error[error_type] = self.stats.by_error.get(error_type, 0) + 1
+            self.metrics.dead_letters.labels(**self._labels, error_type=error_type).inc()
         return ok
 
     async def _send(
@@ -231,7 +247,7 @@ class EventConsumer(Generic[E]):
             )
             return True
         except (TimeoutError, KafkaError, OSError) as error:
-            self.stats.redeliveries_requested += 1
+            self.metrics.redeliveries.labels(**self._labels).inc()
             log.error(
                 "%s: could not publish to %s (%s); the record will be redelivered",
                 self.service,
@@ -255,7 +271,6 @@ class EventConsumer(Generic[E]):
         except KafkaError as error:
             # Typically a rebalance moved the partition away while we worked: its new owner
             # will get this record again, and the handlers are idempotent.
-            self.stats.commit_failures += 1
             log.warning(
                 "%s: commit of %s[%d]@%d failed (%s); it will be redelivered",
                 self.service,

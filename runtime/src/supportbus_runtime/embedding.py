@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from supportbus_runtime.errors import ConfigurationError
 from supportbus_runtime.settings import MINILM_MODEL_NAME
+from supportbus_runtime.telemetry import tracer
 
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
 log = logging.getLogger(__name__)
+_tracer = tracer(__name__)
 
 EMBEDDING_DIM = 384
 
@@ -75,7 +77,10 @@ class MiniLMEmbedder:
         self.load()
         if not texts:
             return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
-        vectors = list(self._model.embed(list(texts), batch_size=self._batch_size))
+        with _tracer.start_as_current_span("embed") as span:
+            span.set_attribute("supportbus.embedding_model", MINILM_MODEL_NAME)
+            span.set_attribute("supportbus.texts", len(texts))
+            vectors = list(self._model.embed(list(texts), batch_size=self._batch_size))
         matrix = np.asarray(vectors, dtype=np.float32)
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         normalised: NDArray[np.float32] = matrix / np.maximum(norms, 1e-12)

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import contextvars
+import json
 import logging
 import re
 import sys
+from datetime import UTC, datetime
+
+# The request being handled by this task, stamped on every log line it writes.
+current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "supportbus_request_id", default=""
+)
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b")
@@ -44,11 +52,52 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def configure_logging(level: str, service: str) -> None:
+class ContextFilter(logging.Filter):
+    """Adds service, request_id and trace_id to every record."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self._service = service
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from opentelemetry import trace
+
+        record.service = self._service
+        record.request_id = current_request_id.get()
+        context = trace.get_current_span().get_span_context()
+        record.trace_id = f"{context.trace_id:032x}" if context.is_valid else ""
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "service": getattr(record, "service", ""),
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", ""),
+            "trace_id": getattr(record, "trace_id", ""),
+        }
+        if record.exc_info:
+            entry["exception"] = redact(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(level: str, service: str, fmt: str = "text") -> None:
+    """Logs to stderr, PII redacted; ``fmt="json"`` writes one JSON object per line with
+    service, request_id and trace_id."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        logging.Formatter(f"%(asctime)s %(levelname)s {service} %(name)s: %(message)s")
-    )
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(
+            logging.Formatter(
+                "%(asctime)s %(levelname)s %(service)s %(name)s [%(request_id)s]: %(message)s"
+            )
+        )
+    handler.addFilter(ContextFilter(service))
     handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

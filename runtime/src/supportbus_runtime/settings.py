@@ -5,6 +5,7 @@ reads the environment."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -48,7 +49,17 @@ class ServiceSettings(BaseSettings):
         default=1_048_576, description="Larger records are dead-lettered unread."
     )
     log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
     shared_dir: Path = Field(default_factory=find_shared_dir)
+
+    # Operations: /healthz, /readyz and /metrics are served on http_host:http_port (0 = off).
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=0, ge=0, le=65535)
+    # Traces: "file" writes JSON lines under telemetry_dir (read by `supportbus trace`);
+    # "otlp-grpc"/"otlp-http" export to otlp_endpoint (an OpenTelemetry collector).
+    telemetry_exporter: Literal["none", "file", "otlp-grpc", "otlp-http"] = "none"
+    telemetry_dir: Path = Field(default_factory=lambda: repo_root() / "var" / "traces")
+    otlp_endpoint: str = ""
 
     def effective_group_id(self, service: str) -> str:
         return self.group_id or f"{self.topic_prefix}supportbus-{service}"

@@ -4,18 +4,45 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from prometheus_client import CollectorRegistry, Histogram
+
 from supportbus_classifier.service import ClassificationService
 from supportbus_contracts import RequestClassified, RequestReceived
 from supportbus_contracts.topics import REQUEST_CLASSIFIED, REQUEST_RECEIVED
 from supportbus_runtime.app import Route
 from supportbus_runtime.delivery import Publication
+from supportbus_runtime.telemetry import tracer
 
 SERVICE = "classifier"
 
 
-def routes(service: ClassificationService) -> list[Route[RequestReceived]]:
+_tracer = tracer(__name__)
+
+
+def confidence_histogram(registry: CollectorRegistry) -> Histogram:
+    return Histogram(
+        "supportbus_classifier_confidence",
+        "Confidence of each classification",
+        ["model"],
+        registry=registry,
+        buckets=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0),
+    )
+
+
+def routes(service: ClassificationService, confidence: Histogram) -> list[Route[RequestReceived]]:
     async def on_request_received(event: RequestReceived) -> Sequence[Publication]:
-        classification = service.classify(event.request)
+        with _tracer.start_as_current_span("classify") as span:
+            classification = service.classify(event.request)
+            span.set_attributes(
+                {
+                    "supportbus.intent": classification.intent,
+                    "supportbus.category": classification.category,
+                    "supportbus.priority": classification.priority,
+                    "supportbus.confidence": classification.confidence,
+                    "supportbus.model": classification.model,
+                }
+            )
+        confidence.labels(model=classification.model).observe(classification.confidence)
         classified = RequestClassified.derived_from(
             event, producer=SERVICE, request=event.request, classification=classification
         )

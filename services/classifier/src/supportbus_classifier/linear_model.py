@@ -22,6 +22,9 @@ from supportbus_classifier.errors import ModelUnavailable
 from supportbus_classifier.ports import IntentPrediction
 from supportbus_classifier.taxonomy import Taxonomy
 from supportbus_runtime.embedding import TextEmbedder
+from supportbus_runtime.telemetry import tracer
+
+_tracer = tracer(__name__)
 
 FORMAT_VERSION = 1
 RETRAIN_HINT = "run `supportbus train` to (re)create it"
@@ -61,7 +64,10 @@ class LinearIntentModel:
         return self._labels
 
     def predict(self, texts: Sequence[str]) -> list[IntentPrediction]:
-        probabilities = self.predict_proba(self._embedder.embed(texts))
+        vectors = self._embedder.embed(texts)
+        with _tracer.start_as_current_span("model_inference") as span:
+            span.set_attribute("supportbus.model", self.name)
+            probabilities = self.predict_proba(vectors)
         best = probabilities.argmax(axis=1)
         return [
             IntentPrediction(self._labels[i], float(probabilities[row, i]))

@@ -9,15 +9,21 @@ from supportbus_contracts.topics import RESPONSE_READY, TICKET_CREATED
 from supportbus_responder.ports import ReplyComposer
 from supportbus_runtime.app import Route
 from supportbus_runtime.delivery import Publication
+from supportbus_runtime.telemetry import tracer
 
 SERVICE = "responder"
+
+_tracer = tracer(__name__)
 
 
 def routes(composer: ReplyComposer) -> list[Route[TicketCreated]]:
     async def on_ticket_created(event: TicketCreated) -> Sequence[Publication]:
-        reply = await composer.compose(
-            event.request, event.classification, list(event.articles), event.ticket
-        )
+        with _tracer.start_as_current_span("compose_reply") as span:
+            reply = await composer.compose(
+                event.request, event.classification, list(event.articles), event.ticket
+            )
+            span.set_attribute("supportbus.composer", reply.composer)
+            span.set_attribute("supportbus.cited_articles", reply.cited_article_ids)
         ready = ResponseReady.derived_from(
             event,
             producer=SERVICE,

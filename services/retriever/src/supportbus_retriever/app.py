@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from supportbus_contracts import KnowledgeRetrieved
 from supportbus_contracts.topics import KNOWLEDGE_RETRIEVED
 from supportbus_retriever.handlers import SERVICE, routes
 from supportbus_retriever.llama_index_store import LlamaIndexKnowledgeIndex
 from supportbus_retriever.ports import KnowledgeIndex
 from supportbus_retriever.service import RetrievalService
 from supportbus_retriever.settings import RetrieverSettings
-from supportbus_runtime.app import ServiceApp, build_service_app
+from supportbus_runtime.app import Output, ServiceApp, build_service_app
 from supportbus_runtime.embedding import MiniLMEmbedder
 
 
@@ -28,5 +29,8 @@ def build_app(settings: RetrieverSettings, *, index: KnowledgeIndex | None = Non
         boost_min_confidence=settings.intent_boost_min_confidence,
     )
     return build_service_app(
-        service=SERVICE, settings=settings, routes=routes(service), produces=[KNOWLEDGE_RETRIEVED]
+        service=SERVICE,
+        settings=settings,
+        routes=routes(service),
+        outputs=[Output(KNOWLEDGE_RETRIEVED, KnowledgeRetrieved)],
     )

@@ -9,13 +9,19 @@ from supportbus_contracts.topics import KNOWLEDGE_RETRIEVED, REQUEST_CLASSIFIED
 from supportbus_retriever.service import RetrievalService
 from supportbus_runtime.app import Route
 from supportbus_runtime.delivery import Publication
+from supportbus_runtime.telemetry import tracer
 
 SERVICE = "retriever"
+
+_tracer = tracer(__name__)
 
 
 def routes(service: RetrievalService) -> list[Route[RequestClassified]]:
     async def on_request_classified(event: RequestClassified) -> Sequence[Publication]:
-        articles = service.retrieve(event.request, event.classification)
+        with _tracer.start_as_current_span("retrieve_articles") as span:
+            articles = service.retrieve(event.request, event.classification)
+            span.set_attribute("supportbus.articles", [a.article_id for a in articles])
+            span.set_attribute("supportbus.scores", [a.score for a in articles])
         retrieved = KnowledgeRetrieved.derived_from(
             event,
             producer=SERVICE,

@@ -22,8 +22,10 @@ from supportbus_retriever.errors import IndexUnavailable
 from supportbus_retriever.kb import KbArticle, digest, load_articles
 from supportbus_retriever.ports import ArticleHit
 from supportbus_runtime.embedding import TextEmbedder
+from supportbus_runtime.telemetry import tracer
 
 log = logging.getLogger(__name__)
+_tracer = tracer(__name__)
 
 MANIFEST = "supportbus-manifest.json"
 INDEX_FORMAT = 1
@@ -117,7 +119,11 @@ class LlamaIndexKnowledgeIndex:
 
     def search(self, query: str, k: int) -> list[ArticleHit]:
         # Sections of one article compete for slots, so fetch more chunks than articles wanted.
-        nodes = self._index.as_retriever(similarity_top_k=k * 4).retrieve(query)
+        with _tracer.start_as_current_span("vector_search") as span:
+            span.set_attribute("supportbus.vector_store", "llama-index-simple")
+            span.set_attribute("supportbus.k", k)
+            nodes = self._index.as_retriever(similarity_top_k=k * 4).retrieve(query)
+            span.set_attribute("supportbus.chunks", len(nodes))
         best: dict[str, ArticleHit] = {}
         for scored in nodes:
             meta = scored.node.metadata

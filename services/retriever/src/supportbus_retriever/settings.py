@@ -11,6 +11,8 @@ from supportbus_runtime.settings import EmbeddingSettingsMixin, ServiceSettings,
 class RetrieverSettings(ServiceSettings, EmbeddingSettingsMixin):
     model_config = SettingsConfigDict(env_prefix="RETRIEVER_", extra="ignore", frozen=True)
 
+    http_port: int = Field(default=9102, ge=0, le=65535)
+
     kb_dir: Path = Field(default_factory=lambda: repo_root() / "data" / "kb")
     index_dir: Path = Field(default_factory=lambda: repo_root() / "var" / "index")
     top_k: int = Field(default=3, ge=1, le=20)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import httpx
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
+from supportbus_contracts import TicketCreated
 from supportbus_contracts.topics import TICKET_CREATED
-from supportbus_runtime.app import ServiceApp, build_service_app
+from supportbus_runtime.app import Output, ServiceApp, build_service_app
 from supportbus_ticketer.handlers import SERVICE, routes
 from supportbus_ticketer.helpdesk_client import HelpdeskClient
 from supportbus_ticketer.ports import TicketingSystem
@@ -19,6 +21,8 @@ def build_app(settings: TicketerSettings, *, tickets: TicketingSystem | None = N
         http = httpx.AsyncClient(
             base_url=settings.helpdesk_url, timeout=httpx.Timeout(settings.helpdesk_timeout_s)
         )
+        # Client spans, and the traceparent header that ties the helpdesk's spans in.
+        HTTPXClientInstrumentor.instrument_client(http)
         tickets = HelpdeskClient(
             http,
             attempts=settings.helpdesk_attempts,
@@ -29,7 +33,7 @@ def build_app(settings: TicketerSettings, *, tickets: TicketingSystem | None = N
         service=SERVICE,
         settings=settings,
         routes=routes(TicketService(tickets)),
-        produces=[TICKET_CREATED],
+        outputs=[Output(TICKET_CREATED, TicketCreated)],
     )
     if http is not None:
         service_app.app.after_shutdown(http.aclose)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from supportbus_contracts import Classification, SupportRequest, Ticket
+from supportbus_runtime.telemetry import tracer
 from supportbus_ticketer.ports import TicketDraft, TicketingSystem
+
+_tracer = tracer(__name__)
 
 
 class TicketService:
@@ -25,4 +28,8 @@ class TicketService:
         )
         # The case key is the idempotency key: however often this request is redelivered,
         # the ticketing system returns the one ticket it created first.
-        return await self._tickets.create_ticket(draft, idempotency_key=request_id)
+        with _tracer.start_as_current_span("create_ticket") as span:
+            span.set_attribute("supportbus.priority", classification.priority)
+            ticket = await self._tickets.create_ticket(draft, idempotency_key=request_id)
+            span.set_attribute("supportbus.ticket_id", ticket.ticket_id)
+            return ticket

@@ -3,15 +3,35 @@
 from __future__ import annotations
 
 import uvicorn
+from fastapi import FastAPI
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from supportbus_helpdesk.api import build_api
 from supportbus_helpdesk.settings import HelpdeskSettings
+from supportbus_runtime.telemetry import install_tracing
 
 
 def main() -> None:
     settings = HelpdeskSettings()
+    provider = install_tracing(
+        "helpdesk",
+        exporter=settings.telemetry_exporter,
+        directory=settings.telemetry_dir,
+        otlp_endpoint=settings.otlp_endpoint,
+    )
+    api = build_api(settings)
+    # Server spans continue the ticketer's trace (W3C traceparent on the request).
+    FastAPIInstrumentor.instrument_app(api, excluded_urls="healthz")
+    try:
+        _serve(api, settings)
+    finally:
+        if provider is not None:
+            provider.shutdown()
+
+
+def _serve(api: FastAPI, settings: HelpdeskSettings) -> None:
     uvicorn.run(
-        build_api(settings),
+        api,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,

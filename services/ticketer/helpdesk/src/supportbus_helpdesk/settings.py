@@ -29,6 +29,9 @@ class HelpdeskSettings(BaseSettings):
         description="Base of the ticket URLs handed to clients (what customers/agents can reach).",
     )
     log_level: LogLevel = "info"
+    telemetry_exporter: Literal["none", "file", "otlp-grpc", "otlp-http"] = "none"
+    telemetry_dir: Path = Path("var/traces")
+    otlp_endpoint: str = ""
     faults_enabled: bool = Field(
         default=False,
         description="Honour the X-Fault header on POST /v1/tickets. Test environments only.",
