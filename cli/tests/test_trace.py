@@ -208,7 +208,9 @@ def test_text_waterfall_shows_offsets_durations_bars_and_error_marker(
     assert rows[-1].split("|")[1].endswith("█")  # the last span ends the trace
 
 
-def test_per_service_summary_sums_top_level_spans_only(app: typer.Typer, span_dir: Path) -> None:
+def test_per_service_summary_counts_overlapping_spans_once(
+    app: typer.Typer, span_dir: Path
+) -> None:
     result = runner.invoke(app, ["trace", "req-A", "--spans", str(span_dir)])
     lines = result.stdout.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("per service")) + 3
@@ -413,3 +415,28 @@ def test_trace_command_reads_jaeger_with_both_redrive_traces(
     result = runner.invoke(app, ["trace", "req-B", "--jaeger", "http://jaeger:16686"])
     assert result.exit_code == 0, result.output
     assert result.stdout.index(TRACE_B_REDRIVE) < result.stdout.index(TRACE_B_FIRST)
+
+
+def test_work_under_a_zero_length_create_span_still_counts_for_its_service() -> None:
+    from supportbus_cli.tracing.model import Span, Trace
+
+    ms = 1_000_000
+    spans = (
+        Span("t" * 32, "c" * 16, None, "in.v1 create", "classifier", "PRODUCER", 0, 0),
+        Span(
+            "t" * 32, "p" * 16, "c" * 16, "in.v1 process", "classifier", "CONSUMER", 1 * ms, 20 * ms
+        ),
+        Span("t" * 32, "e" * 16, "p" * 16, "embed", "classifier", "INTERNAL", 2 * ms, 10 * ms),
+        Span(
+            "t" * 32,
+            "r" * 16,
+            "p" * 16,
+            "out.v1 process",
+            "retriever",
+            "CONSUMER",
+            30 * ms,
+            35 * ms,
+        ),
+    )
+    totals = {t.service: t.duration_ns for t in Trace("t" * 32, "req", spans).service_totals()}
+    assert totals == {"classifier": 19 * ms, "retriever": 5 * ms}

@@ -22,8 +22,9 @@ from supportbus_ticketer.settings import TicketerSettings
 DEFAULT_DIR = repo_root() / "docs" / "asyncapi"
 
 
-def service_apps(classifier: ClassifierSettings | None = None,
-                 retriever: RetrieverSettings | None = None) -> dict[str, ServiceApp]:
+def service_apps(
+    classifier: ClassifierSettings | None = None, retriever: RetrieverSettings | None = None
+) -> dict[str, ServiceApp]:
     """The four apps as their composition roots build them (model and index must exist)."""
     return {
         "classifier": build_classifier(classifier or ClassifierSettings()),
@@ -34,8 +35,10 @@ def service_apps(classifier: ClassifierSettings | None = None,
 
 
 def documents(apps: dict[str, ServiceApp]) -> dict[str, dict[str, Any]]:
-    return {name: asyncapi_document(app, version=version(f"supportbus-{name}"))
-            for name, app in apps.items()}
+    return {
+        name: asyncapi_document(app, version=version(f"supportbus-{name}"))
+        for name, app in apps.items()
+    }
 
 
 def render(document: dict[str, Any]) -> str:

@@ -336,8 +336,9 @@ def asyncapi(
     from supportbus_cli import asyncapi_docs
 
     try:
-        written = asyncapi_docs.write(asyncapi_docs.service_apps(),
-                                      out_dir or asyncapi_docs.DEFAULT_DIR)
+        written = asyncapi_docs.write(
+            asyncapi_docs.service_apps(), out_dir or asyncapi_docs.DEFAULT_DIR
+        )
     except SupportbusError as error:
         _fail(error)
     for path in written:

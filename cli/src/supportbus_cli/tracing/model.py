@@ -57,7 +57,7 @@ class TraceRow:
 
 @dataclass(frozen=True)
 class ServiceTotal:
-    """Time a service spent on the request: the sum of its top-level spans."""
+    """Time a service spent on the request: the time covered by its spans, overlaps once."""
 
     service: str
     top_level_spans: int
@@ -136,13 +136,25 @@ class Trace:
         return parent is None or parent.service != span.service
 
     def service_totals(self) -> list[ServiceTotal]:
-        """Per service, in timeline order: the summed duration of its top-level spans."""
-        totals = {service: [0, 0] for service in self.services}
-        for span in self.spans:
-            if self.is_top_level(span):
-                totals[span.service][0] += 1
-                totals[span.service][1] += span.duration_ns
-        return [ServiceTotal(name, count, ns) for name, (count, ns) in totals.items()]
+        """Per service, in timeline order: the time covered by its spans (the union of their
+        intervals). Summing top-level spans alone would miss work whose parent is a
+        zero-length span of the same service, such as FastStream's "create" span."""
+        totals = []
+        for service in self.services:
+            spans = [s for s in self.spans if s.service == service]
+            top_level = sum(1 for s in spans if self.is_top_level(s))
+            totals.append(ServiceTotal(service, top_level, _covered_ns(spans)))
+        return totals
+
+
+def _covered_ns(spans: list[Span]) -> int:
+    covered, end = 0, None
+    for span in sorted(spans, key=lambda s: s.start_unix_nano):
+        start = span.start_unix_nano if end is None else max(span.start_unix_nano, end)
+        if span.end_unix_nano > start:
+            covered += span.end_unix_nano - start
+        end = span.end_unix_nano if end is None else max(end, span.end_unix_nano)
+    return covered
 
 
 def _timeline_key(span: Span) -> tuple[int, int, str]:

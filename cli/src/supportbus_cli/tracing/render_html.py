@@ -108,8 +108,8 @@ def _summary_table(trace: Trace, colours: dict[str, str]) -> str:
         for total in trace.service_totals()
     )
     return (
-        '<p class="meta">Per service: the sum of its top-level spans (spans whose parent is in '
-        "another service or none), so nested spans are not counted twice.</p>\n"
+        '<p class="meta">Per service: the time covered by its spans, overlaps counted once '
+        "(time queued in Kafka is not in it).</p>\n"
         '<table class="summary" style="width: auto"><thead><tr><th>service</th>'
         '<th class="num">top-level spans</th><th class="num">total ms</th></tr></thead>'
         f"<tbody>{rows}</tbody></table>"

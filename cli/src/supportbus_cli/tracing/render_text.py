@@ -72,12 +72,12 @@ def bar(trace: Trace, span: Span, width: int) -> str:
 
 
 def summary_lines(trace: Trace) -> list[str]:
-    """Per service: the summed duration of its top-level spans (parent absent or elsewhere)."""
+    """Per service: the time covered by its spans (overlaps once), and where its work starts."""
     totals = trace.service_totals()
     width = max(len("service"), *(len(total.service) for total in totals))
     lines = [
-        "per service (sum of top-level spans: spans whose parent is in another service or none;",
-        "             nested spans are not counted twice; time spent queued in Kafka is not in it)",
+        "per service (time covered by its spans, overlaps counted once; time queued in Kafka",
+        "             is not in it; top-level spans: those whose parent is in another service)",
         f"  {'service':<{width}}  {'top-level spans':>15}  {'total ms':>10}  {'% of trace':>10}",
     ]
     trace_ns = max(trace.duration_ns, 1)
