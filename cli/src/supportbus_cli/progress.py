@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from supportbus_runtime.embedding import TextEmbedder
 
@@ -16,7 +25,43 @@ console = Console(stderr=True)
 _BATCH = 256
 
 
-def progress_bar() -> Progress:
+class LineProgress:
+    """Progress for logs (CI, redirected output): a plain line at every tenth of the work,
+    where a live bar would print nothing until it ends."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[TaskID, list[Any]] = {}
+        self._started = time.monotonic()
+
+    def __enter__(self) -> LineProgress:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+    def add_task(
+        self, description: str, total: float | None = None, visible: bool = True, **_: Any
+    ) -> TaskID:
+        task = TaskID(len(self._tasks))
+        self._tasks[task] = [description, total or 0, 0, visible, -1]
+        return task
+
+    def advance(self, task: TaskID, advance: float = 1) -> None:
+        state = self._tasks[task]
+        state[2] += advance
+        description, total, done, visible, last_tenth = state
+        tenth = int(10 * done / total) if total else 10
+        if visible and tenth > last_tenth:
+            state[4] = tenth
+            elapsed = time.monotonic() - self._started
+            console.print(
+                f"{description}: {done:g}/{total:g} ({10 * tenth}%) {elapsed:.0f} s", soft_wrap=True
+            )
+
+
+def progress_bar() -> Progress | LineProgress:
+    if not console.is_terminal:
+        return LineProgress()
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
