@@ -7,6 +7,7 @@ import json
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
@@ -69,36 +70,43 @@ def _assert_one_answer_each(
     assert len(tickets) == len(lines)
 
 
-def test_200_requests_get_200_replies_and_200_distinct_tickets(
-    kafka_bootstrap: str,
-    topic_prefix: str,
-    service_env: dict[str, str],
-    work_dir: Path,
-    banking77: LabelledTexts,
-) -> None:
+def _handled(stack: Stack, process: str) -> float:
+    """supportbus_messages_handled_total scraped from one process's /metrics."""
+    text = httpx.get(f"{stack.operations_url(process)}/metrics", timeout=5).text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("supportbus_messages_handled_total{"))
+
+
+def test_200_requests_get_200_replies_and_200_distinct_tickets_with_two_of_some_services(
+        kafka_bootstrap: str, topic_prefix: str, service_env: dict[str, str], work_dir: Path,
+        banking77: LabelledTexts) -> None:
     lines = _requests(banking77, 200, topic_prefix)
     settings = _settings(kafka_bootstrap, topic_prefix)
     with _stack(kafka_bootstrap, topic_prefix, service_env, work_dir) as stack:
+        # Scaling out is starting more processes in the same consumer group.
+        replicas = [stack.add_replica("classifier"), stack.add_replica("ticketer")]
         started = time.perf_counter()
         asyncio.run(publish_requests(settings, lines, show_progress=False))
-        found = asyncio.run(
-            collect_responses(
-                kafka_bootstrap,
-                [line.request_id for line in lines],
-                topic_prefix=topic_prefix,
-                timeout_s=300,
-            )
-        )
+        found = asyncio.run(collect_responses(kafka_bootstrap, [line.request_id for line in lines],
+                                              topic_prefix=topic_prefix, timeout_s=300))
         elapsed = time.perf_counter() - started
         stack.check_alive()
         ticket_count = stack.ticket_count()
-    print(f"\nE2E: 200 requests answered in {elapsed:.1f} s ({200 / elapsed:.1f} req/s)")
+        handled = {name: _handled(stack, name)
+                   for name in ("classifier", "ticketer", *replicas)}
+    print(f"\nE2E: 200 requests answered in {elapsed:.1f} s ({200 / elapsed:.1f} req/s); "
+          f"handled per process: {handled}")
     _assert_one_answer_each(found, lines)
     assert ticket_count == 200
     assert asyncio.run(list_dead_letters(settings)) == []
-    reply = found[lines[0].request_id][0]
-    assert reply.ticket.url in reply.reply
-    assert (reply.cited_article_ids and reply.cited_article_ids[0] in reply.reply) or reply.reply
+    # Both processes of a scaled service took a share of the partitions and of the work.
+    assert all(count > 0 for count in handled.values()), handled
+    assert handled["classifier"] + handled["classifier-2"] >= 200
+    for responses in found.values():
+        reply = responses[0]
+        assert reply.ticket.url in reply.reply
+        assert reply.cited_article_ids, "every reply is grounded in at least one article"
+        assert all(article_id in reply.reply for article_id in reply.cited_article_ids)
 
 
 def test_ticketer_killed_mid_run_still_makes_exactly_200_tickets_and_replies(

@@ -131,16 +131,24 @@ class Stack:
             },
             logs / "helpdesk.log",
         )
+        self._base_env = base
         for service in SERVICES:
-            env = {**base, **_service_env(config, service, self.http_ports[service])}
-            if service == "ticketer":
-                env["TICKETER_HELPDESK_URL"] = config.helpdesk_url
-            self.processes[service] = ManagedProcess(
-                service,
-                [sys.executable, "-m", f"supportbus_{service}.main"],
-                env,
-                logs / f"{service}.log",
-            )
+            self.processes[service] = self._service_process(service, service)
+
+    def _service_process(self, service: str, name: str) -> ManagedProcess:
+        env = {**self._base_env, **_service_env(self.config, service, self.http_ports[name])}
+        if service == "ticketer":
+            env["TICKETER_HELPDESK_URL"] = self.config.helpdesk_url
+        return ManagedProcess(name, [sys.executable, "-m", f"supportbus_{service}.main"], env,
+                              self.config.work_dir / "logs" / f"{name}.log")
+
+    def add_replica(self, service: str) -> str:
+        """Start one more process of ``service`` in the same consumer group (scaling out)."""
+        name = f"{service}-{sum(1 for n in self.processes if n.startswith(service)) + 1}"
+        self.http_ports[name] = find_free_port()
+        self.processes[name] = self._service_process(service, name)
+        self.processes[name].start()
+        return name
 
     def start(self, timeout: float = 60.0) -> None:
         self.processes["helpdesk"].start()
@@ -175,8 +183,9 @@ class Stack:
 
     def stop(self) -> None:
         # Consumers first (so nothing is mid-call when the helpdesk goes), helpdesk last.
-        for service in reversed(SERVICES):
-            self.processes[service].stop()
+        for name in reversed(self.processes):
+            if name != "helpdesk":
+                self.processes[name].stop()
         self.processes["helpdesk"].stop()
 
     def __enter__(self) -> Stack:
