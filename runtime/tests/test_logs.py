@@ -49,3 +49,30 @@ def test_span_file_keeps_request_ids_and_redacts_other_attributes(tmp_path: Path
     attributes = json.loads(spans_file.read_text().splitlines()[0])["attributes"]
     assert attributes[REQUEST_ID_ATTRIBUTE] == "web-2026-000123"
     assert attributes["note"] == "customer [email]"
+
+
+def test_json_log_lines_carry_service_request_id_and_redacted_message() -> None:
+    import io
+
+    from supportbus_runtime.logs import ContextFilter, JsonFormatter, current_request_id
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(ContextFilter("classifier"))
+    handler.addFilter(RedactingFilter())
+    logger = logging.getLogger("test.json")
+    logger.addHandler(handler)
+    logger.propagate = False
+    token = current_request_id.set("req-42")
+    try:
+        logger.warning("reply to %s failed", "ann@example.com")
+    finally:
+        current_request_id.reset(token)
+        logger.removeHandler(handler)
+    entry = json.loads(stream.getvalue())
+    assert entry["service"] == "classifier"
+    assert entry["request_id"] == "req-42"
+    assert entry["level"] == "WARNING"
+    assert entry["message"] == "reply to [email] failed"
+    assert "trace_id" in entry

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from supportbus_classifier.training import LabelledTexts
 from supportbus_cli.collect import collect_responses
@@ -19,6 +20,7 @@ from supportbus_cli.publishing import RequestLine, publish_requests
 from supportbus_cli.settings import CliSettings
 from supportbus_cli.stack import SERVICES, Stack, StackConfig
 from supportbus_contracts import SupportRequest
+from supportbus_contracts.topics import REQUEST_RECEIVED
 from supportbus_runtime.localkafka import find_free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -92,6 +94,11 @@ def test_one_request_is_one_trace_across_all_services_and_metrics_are_served(
     settings = CliSettings(kafka_bootstrap_servers=kafka_bootstrap, topic_prefix=topic_prefix)
     with Stack(config) as stack:
         asyncio.run(publish_requests(settings, lines, show_progress=False))
+        asyncio.run(
+            _publish_invalid(
+                kafka_bootstrap, topic_prefix + REQUEST_RECEIVED, f"{topic_prefix}obs-bad"
+            )
+        )
         found = asyncio.run(
             collect_responses(
                 kafka_bootstrap,
@@ -137,3 +144,17 @@ def test_one_request_is_one_trace_across_all_services_and_metrics_are_served(
     roots = [s for s in trace if s["parent_span_id"] not in ids]
     assert len(roots) == 1, [r["name"] for r in roots]
     assert "obs@example.com" not in json.dumps(trace)
+
+    # A dead-lettered record keeps its trace: the dead letter is published inside it.
+    dead = _trace_of(traces, f"{topic_prefix}obs-bad", {"classifier"})
+    assert len({s["trace_id"] for s in dead}) == 1
+    assert any(s["name"].endswith(".dlq publish") for s in dead), [s["name"] for s in dead]
+
+
+async def _publish_invalid(bootstrap: str, topic: str, key: str) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, b'{"request": "not an object"}', key=key.encode())
+    finally:
+        await producer.stop()

@@ -73,13 +73,20 @@ def _assert_one_answer_each(
 def _handled(stack: Stack, process: str) -> float:
     """supportbus_messages_handled_total scraped from one process's /metrics."""
     text = httpx.get(f"{stack.operations_url(process)}/metrics", timeout=5).text
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith("supportbus_messages_handled_total{"))
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("supportbus_messages_handled_total{")
+    )
 
 
 def test_200_requests_get_200_replies_and_200_distinct_tickets_with_two_of_some_services(
-        kafka_bootstrap: str, topic_prefix: str, service_env: dict[str, str], work_dir: Path,
-        banking77: LabelledTexts) -> None:
+    kafka_bootstrap: str,
+    topic_prefix: str,
+    service_env: dict[str, str],
+    work_dir: Path,
+    banking77: LabelledTexts,
+) -> None:
     lines = _requests(banking77, 200, topic_prefix)
     settings = _settings(kafka_bootstrap, topic_prefix)
     with _stack(kafka_bootstrap, topic_prefix, service_env, work_dir) as stack:
@@ -87,15 +94,22 @@ def test_200_requests_get_200_replies_and_200_distinct_tickets_with_two_of_some_
         replicas = [stack.add_replica("classifier"), stack.add_replica("ticketer")]
         started = time.perf_counter()
         asyncio.run(publish_requests(settings, lines, show_progress=False))
-        found = asyncio.run(collect_responses(kafka_bootstrap, [line.request_id for line in lines],
-                                              topic_prefix=topic_prefix, timeout_s=300))
+        found = asyncio.run(
+            collect_responses(
+                kafka_bootstrap,
+                [line.request_id for line in lines],
+                topic_prefix=topic_prefix,
+                timeout_s=300,
+            )
+        )
         elapsed = time.perf_counter() - started
         stack.check_alive()
         ticket_count = stack.ticket_count()
-        handled = {name: _handled(stack, name)
-                   for name in ("classifier", "ticketer", *replicas)}
-    print(f"\nE2E: 200 requests answered in {elapsed:.1f} s ({200 / elapsed:.1f} req/s); "
-          f"handled per process: {handled}")
+        handled = {name: _handled(stack, name) for name in ("classifier", "ticketer", *replicas)}
+    print(
+        f"\nE2E: 200 requests answered in {elapsed:.1f} s ({200 / elapsed:.1f} req/s); "
+        f"handled per process: {handled}"
+    )
     _assert_one_answer_each(found, lines)
     assert ticket_count == 200
     assert asyncio.run(list_dead_letters(settings)) == []
