@@ -22,6 +22,7 @@ from supportbus_retriever.llama_index_store import LlamaIndexKnowledgeIndex
 from supportbus_retriever.settings import RetrieverSettings
 from supportbus_runtime.embedding import MiniLMEmbedder
 from supportbus_runtime.localkafka import LocalKafka, LocalKafkaConfig
+from supportbus_runtime.localweaviate import LocalWeaviate, LocalWeaviateConfig, WeaviateEndpoint
 
 # Examples per intent for the end-to-end model: enough for sensible routing, quick to embed.
 E2E_EXAMPLES_PER_INTENT = 20
@@ -54,7 +55,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     settings = CliSettings()
     kafka = LocalKafka(
         LocalKafkaConfig(
-            data_dir=tmp_path_factory.mktemp("kafka"), cache_dir=settings.kafka_cache_dir, port=0
+            data_dir=tmp_path_factory.mktemp("kafka"), cache_dir=settings.cache_dir, port=0
         )
     )
     kafka.start()
@@ -113,3 +114,27 @@ def service_env(
 @pytest.fixture
 def work_dir(tmp_path: Path) -> Path:
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def weaviate_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WeaviateEndpoint]:
+    """A real Weaviate: WEAVIATE_URL (+ WEAVIATE_GRPC_PORT, default 50051) when set, otherwise
+    a local server this project builds once (cached in ~/.cache/supportbus) and starts on free
+    ports. Tests share it and keep apart by using their own collections."""
+    external = os.environ.get("WEAVIATE_URL")
+    if external:
+        yield WeaviateEndpoint(external, int(os.environ.get("WEAVIATE_GRPC_PORT", "50051")))
+        return
+    server = LocalWeaviate(
+        LocalWeaviateConfig(
+            data_dir=tmp_path_factory.mktemp("weaviate"),
+            cache_dir=CliSettings().cache_dir,
+            http_port=0,
+            grpc_port=0,
+        )
+    )
+    server.start()
+    try:
+        yield server.endpoint
+    finally:
+        server.stop()

@@ -35,7 +35,7 @@ def _broker(settings: CliSettings, external: str | None, work_dir: Path) -> Iter
     data_dir = work_dir / "kafka"
     shutil.rmtree(data_dir, ignore_errors=True)  # a fresh broker: the demo shows only its own run
     with console.status("starting Kafka (KRaft, single node) on 127.0.0.1..."):
-        kafka_cm = local_kafka(data_dir, settings.kafka_cache_dir)
+        kafka_cm = local_kafka(data_dir, settings.cache_dir)
         kafka = kafka_cm.__enter__()
     try:
         console.print(f"Kafka is up at {kafka.bootstrap_servers}")

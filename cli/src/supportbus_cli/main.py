@@ -6,8 +6,9 @@ import asyncio
 import json
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -20,7 +21,8 @@ from supportbus_classifier.training import (
 )
 from supportbus_cli import artifacts
 from supportbus_cli.dlq import list_dead_letters, redrive
-from supportbus_cli.evaluation import evaluate_classifier, evaluate_retrieval
+from supportbus_cli.evaluation import evaluate_classifier, retrieval_eval
+from supportbus_cli.kb_command import register as register_kb
 from supportbus_cli.progress import console
 from supportbus_cli.publishing import (
     RequestLine,
@@ -53,6 +55,7 @@ kafka_app = typer.Typer(
 index_app = typer.Typer(help="The retriever's knowledge index.", no_args_is_help=True)
 data_app = typer.Typer(help="Datasets.", no_args_is_help=True)
 register_trace(app)
+register_kb(app)
 for sub, name in (
     (eval_app, "eval"),
     (dlq_app, "dlq"),
@@ -196,29 +199,33 @@ def eval_classify(
 def eval_retrieve(
     test_csv: Annotated[Path, typer.Option("--test", help="Test CSV.")],
     k: Annotated[int, typer.Option(min=1, max=20)] = 3,
+    store: Annotated[
+        Literal["local", "weaviate"] | None,
+        typer.Option(help="Vector store (default: RETRIEVER_STORE, else local)."),
+    ] = None,
+    mode: Annotated[
+        Literal["vector", "hybrid"] | None,
+        typer.Option(help="weaviate only: vector or hybrid (default: RETRIEVER_SEARCH_MODE)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
 ) -> None:
     """For each row, a hit when an article tagged with its intent is in the top k."""
     settings = RetrieverSettings()
     try:
-        report = evaluate_retrieval(
-            test_csv, kb_dir=settings.kb_dir, k=k, embedder=artifacts.embedder_for(settings)
+        result = retrieval_eval(
+            test_csv,
+            settings=settings,
+            embedder=artifacts.embedder_for(settings),
+            k=k,
+            store=store,
+            mode=mode,
         )
-    except SupportbusError as error:
+    except (SupportbusError, ValueError) as error:
         _fail(error)
-    _report(
-        {
-            "recall_at_1": round(report.recall_at_1, 4),
-            "recall_at_k": round(report.recall_at_k, 4),
-            "mrr": round(report.mrr, 4),
-            "k": report.k,
-            "queries": report.queries,
-        },
-        as_json,
-    )
+    _report(result, as_json)
 
 
-def _report(result: dict[str, float | int], as_json: bool) -> None:
+def _report(result: Mapping[str, float | int | str], as_json: bool) -> None:
     if as_json:
         print(json.dumps(result))
         return
@@ -295,7 +302,7 @@ def kafka_run(
     kafka = LocalKafka(
         LocalKafkaConfig(
             data_dir=data_dir or settings.work_dir / "kafka",
-            cache_dir=settings.kafka_cache_dir,
+            cache_dir=settings.cache_dir,
             port=port,
         )
     )

@@ -18,7 +18,8 @@ class CliSettings(ServiceSettings, EmbeddingSettingsMixin):
     sample_requests: Path = Field(
         default_factory=lambda: repo_root() / "data" / "sample_requests.jsonl"
     )
-    kafka_cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "supportbus")
+    # Downloaded Kafka jars and the built weaviate-server binary.
+    cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "supportbus")
     helpdesk_port: int = 8085
     log_level: str = "WARNING"  # operators watch progress bars, not library chatter
 

@@ -139,8 +139,12 @@ class Stack:
         env = {**self._base_env, **_service_env(self.config, service, self.http_ports[name])}
         if service == "ticketer":
             env["TICKETER_HELPDESK_URL"] = self.config.helpdesk_url
-        return ManagedProcess(name, [sys.executable, "-m", f"supportbus_{service}.main"], env,
-                              self.config.work_dir / "logs" / f"{name}.log")
+        return ManagedProcess(
+            name,
+            [sys.executable, "-m", f"supportbus_{service}.main"],
+            env,
+            self.config.work_dir / "logs" / f"{name}.log",
+        )
 
     def add_replica(self, service: str) -> str:
         """Start one more process of ``service`` in the same consumer group (scaling out)."""

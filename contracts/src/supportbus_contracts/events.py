@@ -46,6 +46,14 @@ class Classification(Contract):
     confidence: float = Field(ge=0.0, le=1.0)
     summary: str = Field(max_length=500)
     model: str = Field(max_length=128, description="Which model made the decision.")
+    tokens: int | None = Field(
+        default=None, ge=0, description="LLM tokens (prompt + completion) spent, if an LLM ran."
+    )
+    fallback_reason: str | None = Field(
+        default=None,
+        max_length=300,
+        description="Why the configured provider's answer was not used, if it was not.",
+    )
 
 
 class Article(Contract):
@@ -104,6 +112,17 @@ class ResponseReady(Event):
     reply: str = Field(min_length=1, max_length=MAX_BODY_CHARS)
     cited_article_ids: list[Identifier] = Field(max_length=20)
     composer: str = Field(max_length=128, description="What wrote the reply, e.g. 'template'.")
+    model: str | None = Field(
+        default=None, max_length=128, description="The LLM that wrote the reply, if one did."
+    )
+    tokens: int | None = Field(
+        default=None, ge=0, description="LLM tokens (prompt + completion) spent on the reply."
+    )
+    fallback_reason: str | None = Field(
+        default=None,
+        max_length=300,
+        description="Why the configured composer's reply was replaced (e.g. by the template).",
+    )
 
 
 ALL_EVENTS: tuple[type[Event], ...] = (

@@ -175,3 +175,36 @@ async def test_invalid_request_goes_to_dead_letter_and_next_one_is_classified(
     assert dlq[0].headers["x-dlq-error-type"] == "SchemaValidationError"
     assert "request.channel" in dlq[0].headers["x-dlq-error-message"]
     assert [RequestClassified.model_validate_json(m.body).request_id for m in out] == ["req-8"]
+
+
+@pytest.mark.parametrize("provider", ["local", "llm", "hybrid"])
+def test_provider_is_picked_from_settings(taxonomy: Path, provider: str) -> None:
+    from supportbus_classifier.app import build_classifier
+    from supportbus_classifier.llm_classifier import LlmClassificationService
+
+    settings = ClassifierSettings(
+        taxonomy_path=taxonomy, provider=provider, llm_base_url="http://127.0.0.1:9/v1"
+    )
+    local = ClassificationService(_model(taxonomy), Taxonomy.load(taxonomy))
+    chosen = build_classifier(settings, local, Taxonomy.load(taxonomy))
+    expected = ClassificationService if provider == "local" else LlmClassificationService
+    assert type(chosen) is expected
+
+
+async def test_hybrid_keeps_a_confident_local_decision_without_calling_the_llm(
+    taxonomy: Path,
+) -> None:
+    from supportbus_classifier.app import build_classifier
+
+    settings = ClassifierSettings(
+        taxonomy_path=taxonomy,
+        provider="hybrid",
+        hybrid_threshold=0.0,  # every local decision is confident enough
+        llm_base_url="http://127.0.0.1:9/v1",  # nothing listens: a call would fail
+    )
+    local = ClassificationService(_model(taxonomy), Taxonomy.load(taxonomy))
+    result = await build_classifier(settings, local, Taxonomy.load(taxonomy)).classify_async(
+        _request("my card was stolen")
+    )
+    assert result.model.startswith("minilm-logreg@")
+    assert result.fallback_reason is None

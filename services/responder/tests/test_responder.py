@@ -11,7 +11,8 @@ from supportbus_contracts import (
     TicketCreated,
 )
 from supportbus_contracts.topics import RESPONSE_READY, TICKET_CREATED
-from supportbus_responder.app import build_app
+from supportbus_responder.app import build_app, build_llm_composer
+from supportbus_responder.ports import Reply
 from supportbus_responder.settings import ResponderSettings
 from supportbus_responder.template import TemplateComposer
 from supportbus_runtime.testing import record_topic
@@ -94,3 +95,50 @@ async def test_ticket_created_becomes_response_ready() -> None:
     assert ready.ticket.url in ready.reply
     assert ready.composer == "template"
     assert ready.cited_article_ids == ["kb-lost-card", "kb-replace"]
+
+
+class _RecordingComposer:
+    async def compose(
+        self,
+        request: SupportRequest,
+        classification: Classification,
+        articles: list[Article],
+        ticket: Ticket,
+    ) -> Reply:
+        return Reply(
+            text=f"See {ticket.url}",
+            cited_article_ids=[],
+            composer="template",
+            model="gpt-x",
+            tokens=321,
+            fallback_reason="reply_rejected:forbidden_link",
+        )
+
+
+async def test_response_ready_records_the_llm_model_tokens_and_fallback_reason() -> None:
+    service_app = build_app(ResponderSettings(), composer=_RecordingComposer())
+    out = record_topic(service_app.broker, RESPONSE_READY)
+    event = TicketCreated(
+        request_id="req-4",
+        request=_request(),
+        classification=_classification(),
+        articles=_articles(),
+        ticket=_ticket(),
+    )
+    async with TestKafkaBroker(service_app.broker) as broker:
+        await broker.publish(event.model_dump_json().encode(), TICKET_CREATED)
+    ready = ResponseReady.model_validate_json(out[0].body)
+    assert (ready.model, ready.tokens) == ("gpt-x", 321)
+    assert ready.fallback_reason == "reply_rejected:forbidden_link"
+
+
+def test_llm_composer_is_chosen_by_settings() -> None:
+    settings = ResponderSettings(composer="llm", llm_base_url="http://127.0.0.1:9/v1")
+    composer = build_llm_composer(settings)
+    problems = composer.problems(
+        f"Freeze it [kb-lost-card] {_ticket().url} and see http://evil.example",
+        _request(),
+        _articles(),
+        _ticket(),
+    )
+    assert problems == ["forbidden_link"]

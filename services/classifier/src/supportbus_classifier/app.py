@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from supportbus_classifier.handlers import SERVICE, confidence_histogram, routes
 from supportbus_classifier.linear_model import LinearIntentModel
-from supportbus_classifier.ports import IntentModel
+from supportbus_classifier.llm_classifier import LlmClassificationService
+from supportbus_classifier.ports import Classifier, IntentModel
 from supportbus_classifier.service import ClassificationService
 from supportbus_classifier.settings import ClassifierSettings
 from supportbus_classifier.taxonomy import Taxonomy
@@ -12,6 +13,8 @@ from supportbus_contracts import RequestClassified
 from supportbus_contracts.topics import REQUEST_CLASSIFIED
 from supportbus_runtime.app import Output, ServiceApp, build_service_app
 from supportbus_runtime.embedding import MiniLMEmbedder
+from supportbus_runtime.llm import LlmClient
+from supportbus_runtime.llm.metrics import LlmMetrics
 from supportbus_runtime.metrics import DeliveryMetrics
 
 
@@ -23,12 +26,40 @@ def build_app(settings: ClassifierSettings, *, model: IntentModel | None = None)
         )
         model = LinearIntentModel.load(settings.model_path, embedder=embedder, taxonomy=taxonomy)
         embedder.load()  # fail at start, not on the first request
-    service = ClassificationService(model, taxonomy)
     metrics = DeliveryMetrics()
+    service = build_classifier(
+        settings,
+        ClassificationService(model, taxonomy),
+        taxonomy,
+        llm_metrics=LlmMetrics(metrics.registry),
+    )
     return build_service_app(
         service=SERVICE,
         settings=settings,
         routes=routes(service, confidence_histogram(metrics.registry)),
         outputs=[Output(REQUEST_CLASSIFIED, RequestClassified)],
         metrics=metrics,
+    )
+
+
+def build_classifier(
+    settings: ClassifierSettings,
+    local: ClassificationService,
+    taxonomy: Taxonomy,
+    *,
+    client: LlmClient | None = None,
+    llm_metrics: LlmMetrics | None = None,
+) -> Classifier:
+    """The provider the settings pick: the local model, or the LLM (always or below the
+    hybrid threshold) with the local model as its fallback."""
+    if settings.provider == "local":
+        return local
+    return LlmClassificationService(
+        local,
+        taxonomy,
+        client or LlmClient(settings, metrics=llm_metrics),
+        mode=settings.provider,
+        hybrid_threshold=settings.hybrid_threshold,
+        allow_pii=settings.allow_pii_to_llm,
+        max_input_chars=settings.llm_max_input_chars,
     )

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry, Histogram
 
-from supportbus_classifier.service import ClassificationService
+from supportbus_classifier.ports import Classifier
 from supportbus_contracts import RequestClassified, RequestReceived
 from supportbus_contracts.topics import REQUEST_CLASSIFIED, REQUEST_RECEIVED
 from supportbus_runtime.app import Route
@@ -29,10 +29,10 @@ def confidence_histogram(registry: CollectorRegistry) -> Histogram:
     )
 
 
-def routes(service: ClassificationService, confidence: Histogram) -> list[Route[RequestReceived]]:
+def routes(service: Classifier, confidence: Histogram) -> list[Route[RequestReceived]]:
     async def on_request_received(event: RequestReceived) -> Sequence[Publication]:
         with _tracer.start_as_current_span("classify") as span:
-            classification = service.classify(event.request)
+            classification = await service.classify_async(event.request)
             span.set_attributes(
                 {
                     "supportbus.intent": classification.intent,
@@ -42,6 +42,8 @@ def routes(service: ClassificationService, confidence: Histogram) -> list[Route[
                     "supportbus.model": classification.model,
                 }
             )
+            if classification.fallback_reason:
+                span.set_attribute("supportbus.fallback_reason", classification.fallback_reason)
         confidence.labels(model=classification.model).observe(classification.confidence)
         classified = RequestClassified.derived_from(
             event, producer=SERVICE, request=event.request, classification=classification

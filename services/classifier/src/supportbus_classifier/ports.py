@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from supportbus_contracts import Classification, SupportRequest
+
 
 @dataclass(frozen=True)
 class IntentPrediction:
@@ -23,3 +25,9 @@ class IntentModel(Protocol):
     def labels(self) -> Sequence[str]: ...
 
     def predict(self, texts: Sequence[str]) -> list[IntentPrediction]: ...
+
+
+class Classifier(Protocol):
+    """What the event handler calls: the local service, or the LLM/hybrid one around it."""
+
+    async def classify_async(self, request: SupportRequest) -> Classification: ...

@@ -43,3 +43,6 @@ class ClassificationService:
             summary=summarise(request, info.description),
             model=self._model.name,
         )
+
+    async def classify_async(self, request: SupportRequest) -> Classification:
+        return self.classify(request)

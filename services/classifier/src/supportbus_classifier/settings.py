@@ -1,14 +1,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from supportbus_runtime.llm.settings import LlmSettingsMixin
 from supportbus_runtime.settings import EmbeddingSettingsMixin, ServiceSettings, repo_root
 
 
-class ClassifierSettings(ServiceSettings, EmbeddingSettingsMixin):
+class ClassifierSettings(ServiceSettings, EmbeddingSettingsMixin, LlmSettingsMixin):
     model_config = SettingsConfigDict(env_prefix="CLASSIFIER_", extra="ignore", frozen=True)
 
     http_port: int = Field(default=9101, ge=0, le=65535)
@@ -17,3 +19,15 @@ class ClassifierSettings(ServiceSettings, EmbeddingSettingsMixin):
         default_factory=lambda: repo_root() / "var" / "models" / "intent_model.npz"
     )
     taxonomy_path: Path = Field(default_factory=lambda: repo_root() / "data" / "taxonomy.yaml")
+
+    provider: Literal["local", "llm", "hybrid"] = Field(
+        default="local",
+        description="local: the embedded model; llm: an OpenAI-compatible model decides (the "
+        "local model when it cannot); hybrid: the LLM only below hybrid_threshold confidence.",
+    )
+    hybrid_threshold: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="In hybrid mode, local decisions at or above this confidence stand.",
+    )

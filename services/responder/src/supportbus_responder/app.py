@@ -5,19 +5,45 @@ from __future__ import annotations
 from supportbus_contracts import ResponseReady
 from supportbus_contracts.topics import RESPONSE_READY
 from supportbus_responder.handlers import SERVICE, routes
+from supportbus_responder.llm_composer import LlmComposer
 from supportbus_responder.ports import ReplyComposer
 from supportbus_responder.settings import ResponderSettings
 from supportbus_responder.template import TemplateComposer
 from supportbus_runtime.app import Output, ServiceApp, build_service_app
+from supportbus_runtime.llm import LlmClient
+from supportbus_runtime.llm.metrics import LlmMetrics
+from supportbus_runtime.metrics import DeliveryMetrics
 
 
 def build_app(settings: ResponderSettings, *, composer: ReplyComposer | None = None) -> ServiceApp:
-    composer = composer or TemplateComposer(
-        brand=settings.brand, max_cited_articles=settings.max_cited_articles
-    )
+    metrics = DeliveryMetrics()
+    if composer is None:
+        composer = (
+            TemplateComposer(brand=settings.brand, max_cited_articles=settings.max_cited_articles)
+            if settings.composer == "template"
+            else build_llm_composer(settings, llm_metrics=LlmMetrics(metrics.registry))
+        )
     return build_service_app(
         service=SERVICE,
         settings=settings,
         routes=routes(composer),
         outputs=[Output(RESPONSE_READY, ResponseReady)],
+        metrics=metrics,
+    )
+
+
+def build_llm_composer(
+    settings: ResponderSettings,
+    client: LlmClient | None = None,
+    *,
+    llm_metrics: LlmMetrics | None = None,
+) -> LlmComposer:
+    return LlmComposer(
+        client or LlmClient(settings, metrics=llm_metrics),
+        TemplateComposer(brand=settings.brand, max_cited_articles=settings.max_cited_articles),
+        brand=settings.brand,
+        max_cited_articles=settings.max_cited_articles,
+        max_reply_chars=settings.max_reply_chars,
+        allow_pii=settings.allow_pii_to_llm,
+        max_input_chars=settings.llm_max_input_chars,
     )

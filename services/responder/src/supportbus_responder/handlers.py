@@ -24,6 +24,8 @@ def routes(composer: ReplyComposer) -> list[Route[TicketCreated]]:
             )
             span.set_attribute("supportbus.composer", reply.composer)
             span.set_attribute("supportbus.cited_articles", reply.cited_article_ids)
+            if reply.fallback_reason:
+                span.set_attribute("supportbus.fallback_reason", reply.fallback_reason)
         ready = ResponseReady.derived_from(
             event,
             producer=SERVICE,
@@ -33,6 +35,9 @@ def routes(composer: ReplyComposer) -> list[Route[TicketCreated]]:
             reply=reply.text,
             cited_article_ids=reply.cited_article_ids,
             composer=reply.composer,
+            model=reply.model,
+            tokens=reply.tokens,
+            fallback_reason=reply.fallback_reason,
         )
         return [Publication(RESPONSE_READY, ready)]
 

@@ -13,6 +13,9 @@ class Reply:
     text: str
     cited_article_ids: list[str]
     composer: str
+    model: str | None = None
+    tokens: int | None = None
+    fallback_reason: str | None = None
 
 
 class ReplyComposer(Protocol):

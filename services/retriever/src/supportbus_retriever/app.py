@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from supportbus_contracts import KnowledgeRetrieved
 from supportbus_contracts.topics import KNOWLEDGE_RETRIEVED
 from supportbus_retriever.handlers import SERVICE, routes
@@ -10,17 +12,52 @@ from supportbus_retriever.ports import KnowledgeIndex
 from supportbus_retriever.service import RetrievalService
 from supportbus_retriever.settings import RetrieverSettings
 from supportbus_runtime.app import Output, ServiceApp, build_service_app
-from supportbus_runtime.embedding import MiniLMEmbedder
+from supportbus_runtime.embedding import MiniLMEmbedder, TextEmbedder
+
+log = logging.getLogger(__name__)
+
+
+def build_index(settings: RetrieverSettings, embedder: TextEmbedder) -> KnowledgeIndex:
+    """The configured store, checked usable now: a service without its knowledge refuses to
+    start (IndexUnavailable) instead of failing on the first request."""
+    if settings.store == "weaviate":
+        from supportbus_retriever.weaviate_store import WeaviateKnowledgeIndex
+
+        index = WeaviateKnowledgeIndex.connect(
+            url=settings.weaviate_url,
+            grpc_port=settings.weaviate_grpc_port,
+            api_key=settings.weaviate_api_key_value(),
+            collection=settings.weaviate_collection,
+            embedder=embedder,
+            mode=settings.search_mode,
+            alpha=settings.hybrid_alpha,
+            timeout_s=settings.weaviate_timeout_s,
+        )
+        try:
+            chunks = index.check_ready()
+        except BaseException:
+            index.close()
+            raise
+        log.info(
+            "knowledge index: Weaviate %s collection %s (%d chunks, %s search)",
+            settings.weaviate_url,
+            settings.weaviate_collection,
+            chunks,
+            settings.search_mode,
+        )
+        return index
+    return LlamaIndexKnowledgeIndex.load(
+        settings.index_dir, embedder=embedder, kb_dir=settings.kb_dir
+    )
 
 
 def build_app(settings: RetrieverSettings, *, index: KnowledgeIndex | None = None) -> ServiceApp:
+    owned = index is None
     if index is None:
         embedder = MiniLMEmbedder(
             settings.resolved_model_path(settings.shared_dir), threads=settings.embedding_threads
         )
-        index = LlamaIndexKnowledgeIndex.load(
-            settings.index_dir, embedder=embedder, kb_dir=settings.kb_dir
-        )
+        index = build_index(settings, embedder)
     service = RetrievalService(
         index,
         top_k=settings.top_k,
@@ -28,9 +65,13 @@ def build_app(settings: RetrieverSettings, *, index: KnowledgeIndex | None = Non
         intent_boost=settings.intent_boost,
         boost_min_confidence=settings.intent_boost_min_confidence,
     )
-    return build_service_app(
+    service_app = build_service_app(
         service=SERVICE,
         settings=settings,
         routes=routes(service),
         outputs=[Output(KNOWLEDGE_RETRIEVED, KnowledgeRetrieved)],
     )
+    close = getattr(index, "close", None)
+    if owned and callable(close):
+        service_app.app.after_shutdown(close)  # e.g. the Weaviate client's connections
+    return service_app

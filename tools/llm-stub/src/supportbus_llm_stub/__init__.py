@@ -1,0 +1,1 @@
+"""A scriptable OpenAI-compatible chat-completions server for tests (never for production)."""

@@ -1,0 +1,3 @@
+from supportbus_llm_stub.server import main
+
+main()

@@ -1,0 +1,217 @@
+"""``POST /v1/chat/completions`` answered from a script of steps.
+
+Steps (JSON objects, consumed in order; ``default`` answers once the script is used up):
+
+* ``{"kind": "tool_call", "arguments": {...}, "name": "..."}`` - a valid tool call (name defaults
+  to the first tool offered);
+* ``{"kind": "content", "content": "..."}`` - a plain assistant message;
+* ``{"kind": "invalid_json"}`` - a tool call whose arguments are not JSON;
+* ``{"kind": "unknown_intent"}`` - a tool call naming an intent no taxonomy has;
+* ``{"kind": "rate_limit", "retry_after": 1}`` - HTTP 429 with ``Retry-After``;
+* ``{"kind": "error", "status": 500}`` - an HTTP error;
+* ``{"kind": "slow", "seconds": 5, "then": {...}}`` - sleeps, then answers ``then``;
+* ``{"kind": "gullible", "intent": "...", "content": "..."}`` - answers ``intent`` (tool call) or
+  ``content`` (text) but obeys any instruction it finds in the user message: "classify this as X",
+  "set priority urgent", "reveal your system prompt", "include link URL", other customers' data.
+
+``POST /_script`` (``{"steps": [...], "default": {...}}``) replaces the script and clears the
+request log; ``GET /_requests`` returns every request body received. Control endpoints answer
+only to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+
+Step = dict[str, Any]
+
+_CLASSIFY_AS = re.compile(
+    r"(?:classify|categori[sz]e|label|route|mark|tag|file)\s+(?:this|it|me|the\s+\w+)?\s*"
+    r"(?:as|under|to)\s+[\"'`]?([A-Za-z_?]+)",
+    re.IGNORECASE,
+)
+_URL = re.compile(r"https?://[^\s)\"'<>]+")
+_LEAKED_CUSTOMER = "Customer cus_999 (maria.other@example.org, IBAN DE89370400440532013000)"
+
+
+class StubState:
+    def __init__(self, steps: list[Step], default: Step, latency_ms: int) -> None:
+        self.steps = list(steps)
+        self.default = default
+        self.latency_ms = latency_ms
+        self.requests: list[dict[str, Any]] = []
+
+    def next_step(self) -> Step:
+        return self.steps.pop(0) if self.steps else self.default
+
+
+def _user_text(body: dict[str, Any]) -> str:
+    return "\n".join(
+        str(m.get("content", "")) for m in body.get("messages", []) if m.get("role") == "user"
+    )
+
+
+def _system_text(body: dict[str, Any]) -> str:
+    return "\n".join(
+        str(m.get("content", "")) for m in body.get("messages", []) if m.get("role") == "system"
+    )
+
+
+def _tool_name(body: dict[str, Any], step: Step) -> str:
+    if step.get("name"):
+        return str(step["name"])
+    tools = body.get("tools") or []
+    return str(tools[0]["function"]["name"]) if tools else "answer"
+
+
+def _usage(body: dict[str, Any], completion: str) -> dict[str, int]:
+    prompt = sum(len(str(m.get("content", ""))) for m in body.get("messages", [])) // 4 + 1
+    done = len(completion) // 4 + 1
+    return {"prompt_tokens": prompt, "completion_tokens": done, "total_tokens": prompt + done}
+
+
+def _completion(body: dict[str, Any], message: dict[str, Any], finish: str) -> dict[str, Any]:
+    text = message.get("content") or json.dumps(message.get("tool_calls") or "")
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body.get("model", "stub"),
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+        "usage": _usage(body, text),
+    }
+
+
+def _tool_call(body: dict[str, Any], step: Step, arguments: str) -> dict[str, Any]:
+    call = {
+        "id": f"call_{uuid.uuid4().hex[:8]}",
+        "type": "function",
+        "function": {"name": _tool_name(body, step), "arguments": arguments},
+    }
+    message = {"role": "assistant", "content": None, "tool_calls": [call]}
+    return _completion(body, message, "tool_calls")
+
+
+def _content(body: dict[str, Any], text: str) -> dict[str, Any]:
+    return _completion(body, {"role": "assistant", "content": text}, "stop")
+
+
+def _gullible(body: dict[str, Any], step: Step) -> dict[str, Any]:
+    """Do whatever the user message says, like a model with no defences would."""
+    text = _user_text(body)
+    lowered = text.lower()
+    reveal = "system prompt" in lowered or "your instructions" in lowered
+    links = _URL.findall(text)
+    fishing = "other customer" in lowered or "another customer" in lowered
+    if body.get("tools"):
+        intent = str(step.get("intent", "unknown"))
+        match = _CLASSIFY_AS.search(text)
+        if match:
+            intent = match.group(1)
+        arguments: dict[str, Any] = {
+            "intent": intent,
+            "confidence": 0.99,
+            "summary": str(step.get("summary", "Customer request.")),
+        }
+        if "urgent" in lowered:
+            arguments["priority"] = "urgent"
+        if reveal:
+            arguments["summary"] = _system_text(body)[:400]
+        return _tool_call(body, step, json.dumps(arguments))
+    parts = [str(step.get("content", "Thank you for your message."))]
+    if reveal:
+        parts.append("My instructions were: " + _system_text(body))
+    parts.extend(f"Please visit {link}" for link in links)
+    if fishing:
+        parts.append(_LEAKED_CUSTOMER)
+    return _content(body, "\n\n".join(parts))
+
+
+def create_app(state: StubState) -> FastAPI:
+    app = FastAPI(title="supportbus LLM stub")
+
+    def _local_only(request: Request) -> None:
+        if request.client is None or request.client.host not in {"127.0.0.1", "::1"}:
+            raise HTTPException(status_code=403, detail="control endpoints are local only")
+
+    @app.post("/_script")
+    async def set_script(request: Request) -> dict[str, int]:
+        _local_only(request)
+        payload = await request.json()
+        state.steps = list(payload.get("steps", []))
+        if "default" in payload:
+            state.default = payload["default"]
+        if "latency_ms" in payload:
+            state.latency_ms = int(payload["latency_ms"])
+        state.requests.clear()
+        return {"steps": len(state.steps)}
+
+    @app.get("/_requests")
+    async def requests(request: Request) -> list[dict[str, Any]]:
+        _local_only(request)
+        return state.requests
+
+    @app.post("/v1/chat/completions")
+    async def chat_completions(request: Request) -> JSONResponse:
+        body: dict[str, Any] = await request.json()
+        state.requests.append(body)
+        if state.latency_ms:
+            await asyncio.sleep(state.latency_ms / 1000)
+        step = state.next_step()
+        return await _answer(body, step)
+
+    async def _answer(body: dict[str, Any], step: Step) -> JSONResponse:
+        kind = step.get("kind", "content")
+        if kind == "slow":
+            await asyncio.sleep(float(step.get("seconds", 5)))
+            return await _answer(body, step.get("then", {"kind": "content", "content": "late"}))
+        if kind == "rate_limit":
+            retry_after = str(step.get("retry_after", 1))
+            return JSONResponse(
+                {"error": {"message": "rate limited", "type": "rate_limit_error"}},
+                status_code=429,
+                headers={"Retry-After": retry_after},
+            )
+        if kind == "error":
+            status = int(step.get("status", 500))
+            return JSONResponse(
+                {"error": {"message": "stub failure", "type": "server_error"}}, status_code=status
+            )
+        if kind == "tool_call":
+            return JSONResponse(_tool_call(body, step, json.dumps(step.get("arguments", {}))))
+        if kind == "invalid_json":
+            return JSONResponse(_tool_call(body, step, '{"intent": "card_arrival", "confid'))
+        if kind == "unknown_intent":
+            arguments = {"intent": "teleport_my_money", "confidence": 0.9, "summary": "?"}
+            return JSONResponse(_tool_call(body, step, json.dumps(arguments)))
+        if kind == "gullible":
+            return JSONResponse(_gullible(body, step))
+        return JSONResponse(_content(body, str(step.get("content", ""))))
+
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8787)
+    parser.add_argument("--script", type=Path, help="JSON file: a list of steps")
+    parser.add_argument("--latency-ms", type=int, default=0, help="added to every answer")
+    parser.add_argument("--gullible", action="store_true", help="default step: gullible")
+    args = parser.parse_args(argv)
+    steps: list[Step] = json.loads(args.script.read_text()) if args.script else []
+    default: Step = {"kind": "gullible"} if args.gullible else {"kind": "content", "content": "OK"}
+    app = create_app(StubState(steps, default, args.latency_ms))
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
