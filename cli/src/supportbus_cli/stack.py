@@ -15,6 +15,7 @@ import httpx
 
 from supportbus_runtime.errors import SupportbusError
 from supportbus_runtime.localkafka import find_free_port
+from supportbus_runtime.processes import terminate_group
 
 SERVICES = ("classifier", "retriever", "ticketer", "responder")
 
@@ -94,14 +95,8 @@ class ManagedProcess:
             self._process.wait(timeout=10)
 
     def stop(self, timeout: float = 20.0) -> None:
-        if self._process is None or not self.alive:
-            return
-        self._process.send_signal(signal.SIGTERM)
-        try:
-            self._process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait(timeout=10)
+        if self._process is not None:
+            terminate_group(self._process, grace_s=timeout)
 
     def log_tail(self, lines: int = 30) -> str:
         try:

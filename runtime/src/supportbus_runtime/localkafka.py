@@ -12,7 +12,6 @@ import atexit
 import fcntl
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -21,6 +20,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
+
+from supportbus_runtime.processes import terminate_group
 
 from ._kafka_config import (
     HOST,
@@ -279,15 +280,8 @@ class LocalKafka:
         """SIGTERM (Kafka shuts down cleanly), SIGKILL after 30 s; safe to call repeatedly."""
         process, self._process = self._process, None
         atexit.unregister(self.stop)
-        if process is not None and process.poll() is None:
-            try:
-                os.killpg(process.pid, signal.SIGTERM)
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-            except ProcessLookupError:
-                process.wait()
+        if process is not None:
+            terminate_group(process, grace_s=30)
 
     def __enter__(self) -> LocalKafka:
         self.start()

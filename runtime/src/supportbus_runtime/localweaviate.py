@@ -15,7 +15,6 @@ import fcntl
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+
+from supportbus_runtime.processes import terminate_group
 
 from ._kafka_config import HOST
 from ._kafka_probe import accepts_connections, find_free_port, port_taken
@@ -363,15 +364,8 @@ class LocalWeaviate:
         repeatedly."""
         process, self._process = self._process, None
         atexit.unregister(self.stop)
-        if process is not None and process.poll() is None:
-            try:
-                os.killpg(process.pid, signal.SIGTERM)
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-            except ProcessLookupError:
-                process.wait()
+        if process is not None:
+            terminate_group(process, grace_s=30)
 
     def __enter__(self) -> LocalWeaviate:
         self.start()
