@@ -97,7 +97,8 @@ def run_demo(settings: CliSettings, *, external_bootstrap: str | None, timeout_s
     console.print(f"demo finished in {time.perf_counter() - started:.1f} s")
     console.print(
         f"see one request end to end:  uv run supportbus trace {lines[0].request_id} "
-        f"--spans {traces}"
+        f"--spans {traces}",
+        soft_wrap=True,
     )
     return 0 if len(found) == len(lines) else 1
 
