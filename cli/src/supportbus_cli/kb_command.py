@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-import signal
 import time
 from pathlib import Path
-from types import FrameType
 from typing import Annotated, Literal
 
 import typer
@@ -24,6 +22,7 @@ from supportbus_runtime.localweaviate import (
     LocalWeaviateConfig,
     ensure_weaviate_binary,
 )
+from supportbus_runtime.processes import stop_on_sigterm
 
 kb_app = typer.Typer(help="The knowledge base the retriever searches.", no_args_is_help=True)
 weaviate_app = typer.Typer(
@@ -116,10 +115,6 @@ def ingest_command(
     )
 
 
-def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 @weaviate_app.command("build")
 def weaviate_build() -> None:
     """Build (once) and cache the weaviate-server binary with `go install`; prints its path."""
@@ -151,7 +146,7 @@ def weaviate_run(
     )
     # The server runs in its own session: turn SIGTERM (kill, systemd, a supervisor) into the
     # same clean stop as Ctrl-C, or the server would outlive this command.
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    stop_on_sigterm()
     try:
         weaviate.start()
     except Exception as error:

@@ -39,6 +39,7 @@ from supportbus_runtime.contracts_topics import pipeline_topics
 from supportbus_runtime.errors import SupportbusError
 from supportbus_runtime.localkafka import LocalKafka, LocalKafkaConfig
 from supportbus_runtime.logs import configure_logging
+from supportbus_runtime.processes import stop_on_sigterm
 
 app = typer.Typer(
     help="Operate supportbus: publish requests, train, evaluate, inspect dead letters.",
@@ -306,6 +307,7 @@ def kafka_run(
             port=port,
         )
     )
+    stop_on_sigterm()
     try:
         kafka.start()
     except Exception as error:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+from types import FrameType
 
 
 def terminate_group(process: subprocess.Popen[bytes], grace_s: float = 30.0) -> None:
@@ -20,3 +21,13 @@ def terminate_group(process: subprocess.Popen[bytes], grace_s: float = 30.0) -> 
         process.wait()
     except ProcessLookupError:
         process.wait()
+
+
+def stop_on_sigterm() -> None:
+    """Turn SIGTERM (kill, systemd, a supervisor) into KeyboardInterrupt, so a foreground
+    command that runs a server stops it the same way as on Ctrl-C instead of orphaning it."""
+
+    def _interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _interrupt)
