@@ -8,7 +8,6 @@ Ctrl-C reaches us, not the broker, and we decide how it stops.
 
 from __future__ import annotations
 
-import atexit
 import fcntl
 import os
 import shutil
@@ -19,9 +18,8 @@ import time
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from types import TracebackType
 
-from supportbus_runtime.processes import terminate_group
+from supportbus_runtime.processes import LocalServer, exclusive_lock, read_lines
 
 from ._kafka_config import (
     HOST,
@@ -84,16 +82,9 @@ def _java() -> str:
     return found
 
 
-def _lines(path: Path) -> list[str]:
-    try:
-        return path.read_text(errors="replace").splitlines()
-    except OSError:
-        return []
-
-
 def _errors(path: Path) -> str:
     """ERROR/FATAL lines with the exception line under each: the cause is rarely in the tail."""
-    lines, picked = _lines(path), []
+    lines, picked = read_lines(path), []
     for i, line in enumerate(lines):
         if "] ERROR " in line or "] FATAL " in line:
             picked += lines[i : i + 2]
@@ -111,8 +102,7 @@ def ensure_kafka_jars(cache_dir: Path, version: str = DEFAULT_KAFKA_VERSION) -> 
     if (home / _MARKER).is_file() and libs.is_dir():
         return libs
     home.mkdir(parents=True, exist_ok=True)
-    with open(home / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with exclusive_lock(home / ".lock"):
         if (home / _MARKER).is_file() and libs.is_dir():
             return libs
         mvn = shutil.which("mvn")
@@ -146,7 +136,7 @@ def ensure_kafka_jars(cache_dir: Path, version: str = DEFAULT_KAFKA_VERSION) -> 
         return libs
 
 
-class LocalKafka:
+class LocalKafka(LocalServer):
     """One broker+controller process; ``with LocalKafka(cfg) as kafka:`` starts and stops it."""
 
     def __init__(self, config: LocalKafkaConfig) -> None:
@@ -154,7 +144,6 @@ class LocalKafka:
         self.port = config.port or find_free_port()
         self.controller_port = config.controller_port or find_free_port(exclude=(self.port,))
         self._data_dir = config.data_dir.expanduser().resolve()
-        self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def bootstrap_servers(self) -> str:
@@ -165,9 +154,6 @@ class LocalKafka:
     def log_file(self) -> Path:
         """The broker's own log (log4j2), where to look when something is off."""
         return self._data_dir / "logs" / "server.log"
-
-    def is_running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
 
     def start(self, timeout: float = 90.0) -> None:
         """Fetch jars if needed, format storage on first use, start the broker and block until it
@@ -203,7 +189,7 @@ class LocalKafka:
         _say(f"starting broker on {self.bootstrap_servers} (data: {self._data_dir})")
         started = time.monotonic()
         with open(self._data_dir / "kafka.out", "wb") as output:  # the child keeps its own fd
-            self._process = subprocess.Popen(
+            process = subprocess.Popen(
                 [*jvm, "kafka.Kafka", str(props)],
                 stdin=subprocess.DEVNULL,
                 stdout=output,
@@ -211,7 +197,7 @@ class LocalKafka:
                 cwd=self._data_dir,
                 start_new_session=True,
             )
-        atexit.register(self.stop)  # never leave an orphan broker behind the interpreter
+        self._started(process)
         try:
             self._wait_ready(started + timeout, timeout)
         except BaseException:
@@ -270,27 +256,8 @@ class LocalKafka:
                 f"--- errors in {self.log_file} ---",
                 _errors(self.log_file),
                 f"--- tail of {self.log_file} ---",
-                *_lines(self.log_file)[-15:],
+                *read_lines(self.log_file)[-15:],
                 f"--- tail of {out} ---",
-                *_lines(out)[-15:],
+                *read_lines(out)[-15:],
             ]
         )
-
-    def stop(self) -> None:
-        """SIGTERM (Kafka shuts down cleanly), SIGKILL after 30 s; safe to call repeatedly."""
-        process, self._process = self._process, None
-        atexit.unregister(self.stop)
-        if process is not None:
-            terminate_group(process, grace_s=30)
-
-    def __enter__(self) -> LocalKafka:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

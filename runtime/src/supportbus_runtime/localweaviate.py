@@ -10,7 +10,6 @@ telemetry and no API-based modules: it never reaches beyond 127.0.0.1 at run tim
 
 from __future__ import annotations
 
-import atexit
 import fcntl
 import json
 import os
@@ -23,9 +22,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
-from supportbus_runtime.processes import terminate_group
+from supportbus_runtime.processes import LocalServer, exclusive_lock, read_lines
 
 from ._kafka_config import HOST
 from ._kafka_probe import accepts_connections, find_free_port, port_taken
@@ -133,8 +131,7 @@ def ensure_weaviate_binary(cache_dir: Path, version: str = DEFAULT_WEAVIATE_VERS
     if binary.is_file():
         return binary
     home.mkdir(parents=True, exist_ok=True)
-    with open(home / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with exclusive_lock(home / ".lock"):
         if binary.is_file():
             return binary
         go = _go()
@@ -163,13 +160,6 @@ def ensure_weaviate_binary(cache_dir: Path, version: str = DEFAULT_WEAVIATE_VERS
         return binary
 
 
-def _lines(path: Path) -> list[str]:
-    try:
-        return path.read_text(errors="replace").splitlines()
-    except OSError:
-        return []
-
-
 def _readable(line: str) -> str:
     """Weaviate logs JSON lines; show level, message and error, not the build boilerplate."""
     try:
@@ -191,7 +181,7 @@ def _errors(lines: list[str]) -> str:
     return "\n".join(picked[-10:]) or "(none)"
 
 
-class LocalWeaviate:
+class LocalWeaviate(LocalServer):
     """One single-node server; ``with LocalWeaviate(cfg) as weaviate:`` starts and stops it."""
 
     def __init__(self, config: LocalWeaviateConfig) -> None:
@@ -210,7 +200,6 @@ class LocalWeaviate:
         self.raft_port = pick(config.raft_port)
         self.raft_rpc_port = pick(config.raft_rpc_port)
         self._data_dir = config.data_dir.expanduser().resolve()
-        self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -225,9 +214,6 @@ class LocalWeaviate:
     def log_file(self) -> Path:
         """The server's own output (JSON lines), where to look when something is off."""
         return self._data_dir / "weaviate.out"
-
-    def is_running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
 
     def _ports(self) -> dict[str, int]:
         return {
@@ -291,7 +277,7 @@ class LocalWeaviate:
         _say(f"starting v{self.config.version} on {self.url} (gRPC {self.grpc_port})")
         started = time.monotonic()
         with open(self.log_file, "wb") as output:  # the child keeps its own fd
-            self._process = subprocess.Popen(
+            process = subprocess.Popen(
                 [str(binary), "--host", HOST, "--port", str(self.http_port), "--scheme", "http"],
                 stdin=subprocess.DEVNULL,
                 stdout=output,
@@ -300,7 +286,7 @@ class LocalWeaviate:
                 env=self._environment(),
                 start_new_session=True,
             )
-        atexit.register(self.stop)  # never leave an orphan server behind the interpreter
+        self._started(process)
         try:
             self._wait_ready(started + timeout, timeout)
         except BaseException:
@@ -349,7 +335,7 @@ class LocalWeaviate:
             time.sleep(0.2)
 
     def _log_tails(self) -> str:
-        lines = _lines(self.log_file)
+        lines = read_lines(self.log_file)
         return "\n".join(
             [
                 f"--- errors in {self.log_file} ---",
@@ -358,23 +344,3 @@ class LocalWeaviate:
                 *(_readable(line) for line in lines[-15:]),
             ]
         )
-
-    def stop(self) -> None:
-        """SIGTERM (Weaviate flushes and closes its stores), SIGKILL after 30 s; safe to call
-        repeatedly."""
-        process, self._process = self._process, None
-        atexit.unregister(self.stop)
-        if process is not None:
-            terminate_group(process, grace_s=30)
-
-    def __enter__(self) -> LocalWeaviate:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
