@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -70,6 +71,15 @@ def _assert_one_answer_each(
     assert len(tickets) == len(lines)
 
 
+def _collect(
+    bootstrap: str, prefix: str, lines: list[RequestLine], *, timeout_s: float
+) -> dict[str, list[ResponseReady]]:
+    request_ids = [line.request_id for line in lines]
+    return asyncio.run(
+        collect_responses(bootstrap, request_ids, topic_prefix=prefix, timeout_s=timeout_s)
+    )
+
+
 def _handled(stack: Stack, process: str) -> float:
     """supportbus_messages_handled_total scraped from one process's /metrics."""
     text = httpx.get(f"{stack.operations_url(process)}/metrics", timeout=5).text
@@ -94,14 +104,7 @@ def test_200_requests_get_200_replies_and_200_distinct_tickets_with_two_of_some_
         replicas = [stack.add_replica("classifier"), stack.add_replica("ticketer")]
         started = time.perf_counter()
         asyncio.run(publish_requests(settings, lines, show_progress=False))
-        found = asyncio.run(
-            collect_responses(
-                kafka_bootstrap,
-                [line.request_id for line in lines],
-                topic_prefix=topic_prefix,
-                timeout_s=300,
-            )
-        )
+        found = _collect(kafka_bootstrap, topic_prefix, lines, timeout_s=300)
         elapsed = time.perf_counter() - started
         stack.check_alive()
         ticket_count = stack.ticket_count()
@@ -144,18 +147,67 @@ def test_ticketer_killed_mid_run_still_makes_exactly_200_tickets_and_replies(
         print(f"\nCRASH: ticketer killed with SIGKILL after {at_kill} tickets")
         assert at_kill < 200, "the run finished before the kill: nothing was tested"
         stack.restart("ticketer")
-        found = asyncio.run(
-            collect_responses(
-                kafka_bootstrap,
-                [line.request_id for line in lines],
-                topic_prefix=topic_prefix,
-                timeout_s=300,
-            )
-        )
+        found = _collect(kafka_bootstrap, topic_prefix, lines, timeout_s=300)
         stack.check_alive()
         ticket_count = stack.ticket_count()
     _assert_one_answer_each(found, lines)
     assert ticket_count == 200
+    assert asyncio.run(list_dead_letters(settings)) == []
+
+
+def _publish_steadily(settings: CliSettings, lines: list[RequestLine], chunks: int) -> None:
+    """Requests keep arriving while the group rebalances (bounded: ``chunks`` rounds)."""
+    size = -(-len(lines) // chunks)
+    for start in range(0, len(lines), size):
+        asyncio.run(publish_requests(settings, lines[start : start + size], show_progress=False))
+        time.sleep(0.3)
+
+
+def _wait_for_tickets(stack: Stack, count: int, timeout_s: float = 180) -> int:
+    deadline = time.monotonic() + timeout_s
+    while (seen := stack.ticket_count()) < count:
+        assert time.monotonic() < deadline, f"only {seen} tickets, waiting for {count}"
+        time.sleep(0.05)
+    return seen
+
+
+def test_replicas_joining_and_killed_while_requests_flow_lose_nothing_and_duplicate_nothing(
+    kafka_bootstrap: str,
+    topic_prefix: str,
+    service_env: dict[str, str],
+    work_dir: Path,
+    banking77: LabelledTexts,
+) -> None:
+    lines = _requests(banking77, 300, topic_prefix)
+    settings = _settings(kafka_bootstrap, topic_prefix)
+    with _stack(kafka_bootstrap, topic_prefix, service_env, work_dir) as stack:
+        publisher = threading.Thread(target=_publish_steadily, args=(settings, lines, 15))
+        publisher.start()
+        try:
+            _wait_for_tickets(stack, 20)
+            joined = [stack.add_replica("ticketer"), stack.add_replica("classifier")]
+            _wait_for_tickets(stack, 90)
+            # The original ticketer holds partitions with records in flight: kill it.
+            stack.processes["ticketer"].kill_hard()
+            at_first_kill = stack.ticket_count()
+            _wait_for_tickets(stack, min(at_first_kill + 60, 280))
+            stack.processes[joined[1]].kill_hard()
+            at_second_kill = stack.ticket_count()
+        finally:
+            publisher.join(timeout=120)
+        found = _collect(kafka_bootstrap, topic_prefix, lines, timeout_s=300)
+        ticket_count = stack.ticket_count()
+        killed = {n: stack.processes[n].returncode for n in ("ticketer", joined[1])}
+        stack.check_alive([n for n in stack.processes if n not in killed])
+    print(
+        f"\nREBALANCE: joined {joined}; killed ticketer at {at_first_kill} tickets and "
+        f"{joined[1]} at {at_second_kill}"
+    )
+    # The faults really happened, while work was still outstanding.
+    assert killed == {"ticketer": -9, joined[1]: -9}
+    assert at_second_kill < 300
+    _assert_one_answer_each(found, lines)
+    assert ticket_count == 300
     assert asyncio.run(list_dead_letters(settings)) == []
 
 
@@ -203,14 +255,7 @@ def test_bad_input_is_dead_lettered_with_reasons_while_good_requests_complete(
         asyncio.run(publish_requests(settings, lines[:10], show_progress=False))
         asyncio.run(_publish_raw(kafka_bootstrap, topic, list(bad.values())))
         asyncio.run(publish_requests(settings, lines[10:], show_progress=False))
-        found = asyncio.run(
-            collect_responses(
-                kafka_bootstrap,
-                [line.request_id for line in lines],
-                topic_prefix=topic_prefix,
-                timeout_s=240,
-            )
-        )
+        found = _collect(kafka_bootstrap, topic_prefix, lines, timeout_s=240)
         stack.check_alive()
         letters = asyncio.run(list_dead_letters(settings))
         ticket_count = stack.ticket_count()

@@ -55,11 +55,11 @@ async def _responder(bootstrap: str, prefix: str) -> AsyncIterator[None]:
     settings = ResponderSettings(kafka_bootstrap_servers=bootstrap, topic_prefix=prefix)
     service_app = build_app(settings)
     await ensure_topics(bootstrap, pipeline_topics(prefix), partitions=settings.topic_partitions)
-    await service_app.broker.start()
+    await service_app.app.start()
     try:
         yield
     finally:
-        await service_app.broker.stop()
+        await service_app.app.stop()  # drains in-flight records and commits, then stops
 
 
 async def _publish(bootstrap: str, topic: str, values: list[tuple[bytes, bytes]]) -> None:

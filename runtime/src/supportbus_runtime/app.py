@@ -19,6 +19,7 @@ from supportbus_contracts.envelope import Event
 from supportbus_contracts.topics import dead_letter_topic
 from supportbus_runtime.broker import build_broker, ensure_topics
 from supportbus_runtime.delivery import DeliveryPolicy, EventConsumer, Handler
+from supportbus_runtime.dispatcher import DispatchLimits
 from supportbus_runtime.errors import ConfigurationError
 from supportbus_runtime.logs import configure_logging
 from supportbus_runtime.metrics import DeliveryMetrics
@@ -64,7 +65,16 @@ def delivery_policy(settings: ServiceSettings) -> DeliveryPolicy:
         max_attempts=settings.retry_attempts,
         initial_backoff_s=settings.retry_initial_backoff_s,
         max_backoff_s=settings.retry_max_backoff_s,
+        retry_budget_s=settings.retry_budget_s,
         max_message_bytes=settings.max_message_bytes,
+        limits=DispatchLimits(
+            max_in_flight=settings.max_in_flight,
+            max_per_partition=settings.max_in_flight_per_partition,
+            commit_interval_s=settings.commit_interval_ms / 1000,
+            commit_every=settings.commit_every,
+            revoke_timeout_s=settings.revoke_timeout_s,
+            shutdown_timeout_s=settings.shutdown_timeout_s,
+        ),
     )
 
 
@@ -120,7 +130,16 @@ def build_service_app(
                 replication_factor=settings.topic_replication_factor,
             )
 
-    app = FastStream(broker, on_startup=[create_topics], logger=logging.getLogger(service))
+    async def drain_consumers() -> None:
+        # Before the broker stops: in-flight records finish (bounded) and their offsets commit.
+        await asyncio.gather(*(consumer.close() for consumer in consumers))
+
+    app = FastStream(
+        broker,
+        on_startup=[create_topics],
+        on_shutdown=[drain_consumers],
+        logger=logging.getLogger(service),
+    )
     return ServiceApp(
         service=service,
         app=app,

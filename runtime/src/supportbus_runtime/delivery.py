@@ -1,23 +1,30 @@
 """At-least-once delivery, written once for every service.
 
 For each record: decode and validate -> handle (retrying transient failures with backoff) ->
-publish the output events and wait for the broker's acknowledgement -> commit exactly this
-record's offset. A record that cannot be decoded, or whose handling fails permanently or keeps
-failing, goes to the dead-letter topic instead, and its offset is committed only once the dead
-letter is acknowledged. Nothing is committed ahead of its outcome, so a crash at any point means
-redelivery, never loss; handlers are idempotent so redelivery is harmless.
+publish the output events and wait for the broker's acknowledgement -> mark the record finished.
+A record that cannot be decoded, or whose handling fails permanently or keeps failing past the
+retry budget, goes to the dead-letter topic instead, and is finished only once the dead letter is
+acknowledged. Many records are in flight at once, one key at a time in offset order, and offsets
+are committed only up to the first unfinished record (:mod:`supportbus_runtime.dispatcher`), so a
+crash at any point means redelivery, never loss; handlers are idempotent so redelivery is harmless.
+
+A publish that fails (the broker is down, a leader moved) is retried in place, with backoff, for as
+long as it takes: the record stays in flight, its partition's commit waits for it, and once every
+slot is taken fetching pauses. An outage is logged once when it starts and once when it ends.
 
 Why not FastStream's ack policies: on Kafka, REJECT_ON_ERROR commits like ACK, and ``ack()``
 calls aiokafka's ``commit()`` without offsets, which commits every fetched position. We subscribe
-with ``AckPolicy.MANUAL`` and commit explicit offsets ourselves.
+with ``AckPolicy.MANUAL``, take every record's raw bytes (FastStream's own JSON decoding would fail
+before our handler on a malformed record, which would then be skipped) and commit explicit offsets.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -25,22 +32,26 @@ from aiokafka.errors import KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from faststream.message import StreamMessage
 from tenacity import (
     AsyncRetrying,
-    RetryError,
-    retry_if_exception_type,
+    RetryCallState,
     stop_after_attempt,
+    stop_after_delay,
     wait_exponential_jitter,
 )
+from tenacity import retry_if_exception_type as retry_on
 
 from supportbus_contracts.envelope import Event
 from supportbus_contracts.topics import dead_letter_topic
 from supportbus_runtime.broker import PRODUCER_MAX_REQUEST_BYTES, EventRecord
 from supportbus_runtime.deadletters import TRUNCATED_HEADER, dead_letter_headers
 from supportbus_runtime.decoding import decode_event
+from supportbus_runtime.dispatcher import DispatchLimits, KeyOrderedDispatcher
 from supportbus_runtime.errors import MessageRejected, TransientError
 from supportbus_runtime.logs import current_request_id
 from supportbus_runtime.metrics import DeliveryMetrics
+from supportbus_runtime.outage import OutageLog
 from supportbus_runtime.telemetry import set_request_id
 
 log = logging.getLogger(__name__)
@@ -63,12 +74,33 @@ Handler = Callable[[E], Awaitable[Sequence[Publication]]]
 
 @dataclass(frozen=True)
 class DeliveryPolicy:
-    max_attempts: int = 5
+    # A TransientError is retried until max_attempts or retry_budget_s since the first attempt.
+    max_attempts: int = 100
     initial_backoff_s: float = 0.2
     max_backoff_s: float = 5.0
+    retry_budget_s: float = 300.0
     max_message_bytes: int = 1_048_576
-    # How long to wait before a record whose output could not be published is fetched again.
-    redelivery_pause_s: float = 1.0
+    # Backoff between attempts to publish an output or dead letter while the broker is away.
+    publish_backoff_s: float = 0.5
+    publish_max_backoff_s: float = 5.0
+    limits: DispatchLimits = field(default_factory=DispatchLimits)
+
+
+class RetryBudgetExhausted(TransientError):
+    """A transient failure that outlasted the retry budget; the record is dead-lettered."""
+
+    def __init__(self, last: TransientError, attempts: int, elapsed_s: float) -> None:
+        super().__init__(
+            f"gave up after {attempts} attempt(s) over {elapsed_s:.1f} s (the retry budget): "
+            f"{type(last).__name__}: {last}"
+        )
+        self.last = last
+        self.attempts = attempts
+
+
+async def _raw_body(message: StreamMessage[Any]) -> bytes:
+    """FastStream decoder that leaves the bytes alone: we decode and validate ourselves."""
+    return message.body
 
 
 class EventConsumer(Generic[E]):
@@ -95,9 +127,12 @@ class EventConsumer(Generic[E]):
         self._policy = policy
         self.metrics = metrics or DeliveryMetrics()
         self._labels = {"service": service, "topic": topic}
+        self._subscriber: Any = None
+        self._dispatcher: KeyOrderedDispatcher | None = None
+        self._outage = OutageLog(log, f"{service}: publishing")
 
     def subscribe(self, *, group_id: str) -> None:
-        subscriber = self._broker.subscriber(
+        self._subscriber = self._broker.subscriber(
             self.topic,
             group_id=group_id,
             ack_policy=AckPolicy.MANUAL,
@@ -105,8 +140,35 @@ class EventConsumer(Generic[E]):
             # Fetch records up to twice the size we accept, so oversized ones reach us and are
             # dead-lettered with a reason instead of stalling the partition.
             max_partition_fetch_bytes=PRODUCER_MAX_REQUEST_BYTES,
+            decoder=_raw_body,
+            listener=_RebalanceListener(self),
         )
-        subscriber(self.on_message)
+        self._subscriber(self.on_message)
+
+    # -- the consumer loop's side: hand over and return at once ------------------------------
+
+    def dispatcher(self) -> KeyOrderedDispatcher | None:
+        """The dispatcher of the running consumer (None before it starts, and on the in-memory
+        test broker, where records are handled inline)."""
+        consumer = getattr(self._subscriber, "consumer", None)
+        if self._dispatcher is None and isinstance(consumer, AIOKafkaConsumer):
+            gauge_in_flight = self.metrics.in_flight.labels(**self._labels)
+            gauge_paused = self.metrics.paused_partitions.labels(**self._labels)
+            commits = self.metrics.commits.labels(**self._labels)
+
+            def on_load(in_flight: int, paused: int) -> None:
+                gauge_in_flight.set(in_flight)
+                gauge_paused.set(paused)
+
+            self._dispatcher = KeyOrderedDispatcher(
+                consumer,
+                self._process,
+                self._policy.limits,
+                name=f"{self.service} {self.topic}",
+                on_commit=lambda partitions: commits.inc(partitions),
+                on_load=on_load,
+            )
+        return self._dispatcher
 
     async def on_message(self, message: KafkaMessage) -> None:
         record = single_record(message)
@@ -115,26 +177,19 @@ class EventConsumer(Generic[E]):
         token = current_request_id.set(key)
         set_request_id(key)  # the key is the request_id, even when the value is unreadable
         try:
-            with self.metrics.handler_seconds.labels(**self._labels).time():
-                await self._deliver(message)
+            dispatcher = self.dispatcher()
+            if dispatcher is None:  # FastStream's in-memory test broker: nothing to commit to
+                await self._process(message)
+                return
+            tp = TopicPartition(record.topic, record.partition)
+            dispatcher.submit(tp, record.offset, record.key, message)
         finally:
             current_request_id.reset(token)
 
-    async def _deliver(self, message: KafkaMessage) -> None:
-        try:
-            event = decode_event(self.event_type, message.body, self._policy.max_message_bytes)
-            publications = await self._handle_with_retries(event)
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:
-            self.metrics.failed.labels(**self._labels, error_type=_describe(error)[0]).inc()
-            if not await self._dead_letter(message, error):
-                return
-        else:
-            if not await self._publish_all(message, publications):
-                return
-            self.metrics.handled.labels(**self._labels).inc()
-        await self._commit(message)
+    async def close(self) -> None:
+        """Shutdown: let in-flight records finish (bounded) and commit what they completed."""
+        if self._dispatcher is not None:
+            await self._dispatcher.close()
 
     def _observe_lag(self, message: KafkaMessage, record: ConsumerRecord[Any, Any]) -> None:
         consumer = message.consumer
@@ -145,54 +200,71 @@ class EventConsumer(Generic[E]):
                     **self._labels, partition=str(record.partition)
                 ).set(max(highwater - record.offset - 1, 0))
 
+    # -- one record, in its own task ---------------------------------------------------------
+
+    async def _process(self, message: KafkaMessage) -> None:
+        """Decode, handle, publish (or dead-letter); returns once the outcome is acknowledged."""
+        with self.metrics.handler_seconds.labels(**self._labels).time():
+            try:
+                event = decode_event(self.event_type, message.body, self._policy.max_message_bytes)
+                publications = await self._handle_with_retries(event)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                self.metrics.failed.labels(**self._labels, error_type=_describe(error)[0]).inc()
+                await self._dead_letter(message, error)
+            else:
+                await self._publish_all(publications)
+                self.metrics.handled.labels(**self._labels).inc()
+
     async def _handle_with_retries(self, event: E) -> Sequence[Publication]:
+        policy = self._policy
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self._policy.max_attempts),
+            stop=stop_after_attempt(policy.max_attempts) | stop_after_delay(policy.retry_budget_s),
             wait=wait_exponential_jitter(
-                multiplier=self._policy.initial_backoff_s,
-                max=self._policy.max_backoff_s,
-                jitter=self._policy.initial_backoff_s,
+                multiplier=policy.initial_backoff_s,
+                max=policy.max_backoff_s,
+                jitter=policy.initial_backoff_s,
             ),
-            retry=retry_if_exception_type(TransientError),
+            retry=retry_on(TransientError),
             before_sleep=self._count_retry,
             reraise=True,
         )
+        started = time.monotonic()
         try:
             return await retrying(self._handler, event)
-        except RetryError as error:  # pragma: no cover - reraise=True makes this unreachable
-            raise error.last_attempt.exception() or error from error
+        except TransientError as error:
+            attempts = retrying.statistics.get("attempt_number", 1)
+            raise RetryBudgetExhausted(error, attempts, time.monotonic() - started) from error
 
-    def _count_retry(self, state: Any) -> None:
+    def _count_retry(self, state: RetryCallState) -> None:
         self.metrics.retries.labels(**self._labels).inc()
-        log.warning(
-            "%s: transient failure (attempt %d of %d), retrying: %s",
+        error = state.outcome.exception() if state.outcome else None
+        # The first retry of a record is worth a line; the rest only while they are few.
+        level = logging.WARNING if state.attempt_number <= 3 else logging.DEBUG
+        log.log(
+            level,
+            "%s: transient failure (attempt %d), retrying: %s",
             self.service,
             state.attempt_number,
-            self._policy.max_attempts,
-            type(state.outcome.exception()).__name__,
+            type(error).__name__,
         )
 
-    async def _publish_all(
-        self, message: KafkaMessage, publications: Sequence[Publication]
-    ) -> bool:
-        for publication in publications:
-            record = EventRecord.of(publication.event)
-            ok = await self._send(
-                message,
-                record.value,
-                topic=self._topic_prefix + publication.topic,
-                key=record.key,
-                headers=record.headers,
-                correlation_id=record.correlation_id,
+    async def _publish_all(self, publications: Sequence[Publication]) -> None:
+        # Concurrently: one round trip for all outputs of a record, batched by the producer.
+        await asyncio.gather(
+            *(
+                self._send_until_acknowledged(
+                    EventRecord.of(p.event), topic=self._topic_prefix + p.topic
+                )
+                for p in publications
             )
-            if not ok:
-                return False
-        return True
+        )
 
-    async def _dead_letter(self, message: KafkaMessage, error: BaseException) -> bool:
+    async def _dead_letter(self, message: KafkaMessage, error: BaseException) -> None:
         record = single_record(message)
         error_type, reason = _describe(error)
-        attempts = self._policy.max_attempts if isinstance(error, TransientError) else 1
+        attempts = error.attempts if isinstance(error, RetryBudgetExhausted) else 1
         headers = dead_letter_headers(
             original=message.headers,
             service=self.service,
@@ -218,67 +290,47 @@ class EventConsumer(Generic[E]):
             # rather than block the partition on a record that can never be dead-lettered whole.
             headers[TRUNCATED_HEADER] = str(len(body))
             body = body[:_MAX_DEAD_LETTER_BYTES]
-        ok = await self._send(
-            message,
-            body,
-            topic=dead_letter_topic(self.topic),
-            key=record.key,
-            headers=headers,
-            correlation_id=None,
-        )
-        if ok:
-            self.metrics.dead_letters.labels(**self._labels, error_type=error_type).inc()
-        return ok
+        dead = EventRecord(value=body, key=record.key, headers=headers, correlation_id=None)
+        await self._send_until_acknowledged(dead, topic=dead_letter_topic(self.topic))
+        self.metrics.dead_letters.labels(**self._labels, error_type=error_type).inc()
 
-    async def _send(
-        self,
-        message: KafkaMessage,
-        body: bytes,
-        *,
-        topic: str,
-        key: bytes | None,
-        headers: dict[str, str],
-        correlation_id: str | None,
-    ) -> bool:
-        """Publish and wait for the acknowledgement; on failure, rewind so the record comes back."""
-        try:
-            await self._broker.publish(
-                body, topic=topic, key=key, headers=headers, correlation_id=correlation_id
-            )
-            return True
-        except (TimeoutError, KafkaError, OSError) as error:
-            self.metrics.redeliveries.labels(**self._labels).inc()
-            log.error(
-                "%s: could not publish to %s (%s); the record will be redelivered",
-                self.service,
-                topic,
-                type(error).__name__,
-            )
-            await message.nack()  # seeks back to this record: it is fetched again
-            await asyncio.sleep(self._policy.redelivery_pause_s)
-            return False
+    async def _send_until_acknowledged(self, record: EventRecord, *, topic: str) -> None:
+        """Publish and wait for the acknowledgement, retrying with backoff until it comes."""
+        backoff = self._policy.publish_backoff_s
+        while True:
+            try:
+                await self._broker.publish(
+                    record.value,
+                    topic=topic,
+                    key=record.key,
+                    headers=record.headers,
+                    correlation_id=record.correlation_id,
+                )
+            except (TimeoutError, KafkaError, OSError) as error:
+                self.metrics.publish_retries.labels(**self._labels).inc()
+                self._outage.failed(f"{topic}: {type(error).__name__}")
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._policy.publish_max_backoff_s)
+            else:
+                self._outage.succeeded()
+                return
 
-    async def _commit(self, message: KafkaMessage) -> None:
-        """Commit exactly this record's offset (never "every fetched position")."""
-        record = single_record(message)
-        consumer = message.consumer
-        try:
-            if isinstance(consumer, AIOKafkaConsumer):
-                partition = TopicPartition(record.topic, record.partition)
-                await consumer.commit({partition: record.offset + 1})
-            else:  # FastStream's in-memory test broker has nothing to commit to
-                await message.ack()
-        except KafkaError as error:
-            # Typically a rebalance moved the partition away while we worked: its new owner
-            # will get this record again, and the handlers are idempotent.
-            log.warning(
-                "%s: commit of %s[%d]@%d failed (%s); it will be redelivered",
-                self.service,
-                record.topic,
-                record.partition,
-                record.offset,
-                type(error).__name__,
-            )
+
+class _RebalanceListener:
+    """aiokafka's rebalance callbacks, handed to the dispatcher (FastStream passes them on)."""
+
+    def __init__(self, consumer: EventConsumer[Any]) -> None:
+        self._consumer = consumer
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        dispatcher = self._consumer.dispatcher()
+        if dispatcher is not None:
+            await dispatcher.revoked(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        dispatcher = self._consumer.dispatcher()
+        if dispatcher is not None:
+            dispatcher.assigned(set(assigned))
 
 
 def single_record(message: KafkaMessage) -> ConsumerRecord[Any, Any]:
@@ -293,5 +345,7 @@ def _describe(error: BaseException) -> tuple[str, str]:
     """A type name and a reason fit for logs and dead-letter headers: never the payload."""
     if isinstance(error, MessageRejected):
         return error.error_type, error.reason
+    if isinstance(error, RetryBudgetExhausted):
+        return type(error.last).__name__, " ".join(str(error).split())[:1000]
     text = str(error) or error.__class__.__doc__ or ""
     return type(error).__name__, " ".join(text.split())[:1000]

@@ -37,9 +37,27 @@ class DeliveryMetrics:
             labels,
             registry=self.registry,
         )
-        self.redeliveries = Counter(
-            "supportbus_redeliveries_requested_total",
-            "Records rewound because publishing failed",
+        self.publish_retries = Counter(
+            "supportbus_publish_retries_total",
+            "Attempts to publish an output or dead letter that failed and were retried",
+            labels,
+            registry=self.registry,
+        )
+        self.in_flight = Gauge(
+            "supportbus_records_in_flight",
+            "Records fetched and not yet finished (handled or queued behind their key)",
+            labels,
+            registry=self.registry,
+        )
+        self.paused_partitions = Gauge(
+            "supportbus_paused_partitions",
+            "Partitions whose fetching is paused by backpressure",
+            labels,
+            registry=self.registry,
+        )
+        self.commits = Counter(
+            "supportbus_partition_commits_total",
+            "Partition offsets committed (one per partition per commit)",
             labels,
             registry=self.registry,
         )

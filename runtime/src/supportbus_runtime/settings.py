@@ -42,9 +42,32 @@ class ServiceSettings(BaseSettings):
         pattern=r"^[A-Za-z0-9._-]*$",
         description="Prepended to every topic name, so several environments can share a cluster.",
     )
-    retry_attempts: int = Field(default=5, ge=1, le=50)
+    # Delivery (supportbus_runtime.delivery). Retries have one owner: the delivery policy retries
+    # a record whose handler raised a TransientError, with exponential backoff and jitter from
+    # retry_initial_backoff_s up to retry_max_backoff_s, until retry_attempts attempts or
+    # retry_budget_s seconds since the first attempt, whichever comes first; then the record is
+    # dead-lettered with a reason that says the budget ran out. Adapters do not retry themselves
+    # (the LLM client is the one exception: it owns its calls and falls back to the local model).
+    retry_attempts: int = Field(default=100, ge=1, le=10_000)
     retry_initial_backoff_s: float = Field(default=0.2, gt=0)
     retry_max_backoff_s: float = Field(default=5.0, gt=0)
+    retry_budget_s: float = Field(default=300.0, gt=0)
+    # Records in flight per process: different keys run concurrently, one key at a time in
+    # offset order. When max_in_flight records are in flight, or one partition holds
+    # max_in_flight_per_partition, fetching from that partition pauses until it drains.
+    max_in_flight: int = Field(default=64, ge=1, le=10_000)
+    max_in_flight_per_partition: int = Field(default=64, ge=1, le=10_000)
+    # Offsets are committed per partition up to the first unfinished record, every
+    # commit_interval_ms or after commit_every completions, at shutdown and on revocation.
+    commit_interval_ms: int = Field(default=1000, ge=10)
+    commit_every: int = Field(default=500, ge=1)
+    # How long a revoked partition's in-flight records may finish before they are cancelled
+    # (keep it well below the consumer group's rebalance timeout), and the same at shutdown.
+    revoke_timeout_s: float = Field(default=10.0, gt=0)
+    shutdown_timeout_s: float = Field(default=10.0, gt=0)
+    # Producer batching: acks=all and idempotence stay on; acknowledgements are awaited
+    # concurrently by the records in flight.
+    producer_linger_ms: int = Field(default=5, ge=0, le=1000)
     max_message_bytes: int = Field(
         default=1_048_576, description="Larger records are dead-lettered unread."
     )

@@ -88,31 +88,29 @@ async def test_redelivered_event_creates_no_second_ticket() -> None:
     assert created[0].articles[0].article_id == "kb-lost"
 
 
-def _client(handler: httpx.MockTransport, attempts: int = 3) -> HelpdeskClient:
-    http = httpx.AsyncClient(base_url="http://helpdesk", transport=handler)
-    return HelpdeskClient(http, attempts=attempts, initial_backoff_s=0.001, max_backoff_s=0.01)
+def _client(handler: httpx.MockTransport) -> HelpdeskClient:
+    return HelpdeskClient(httpx.AsyncClient(base_url="http://helpdesk", transport=handler))
 
 
 def _ticket_json() -> dict[str, str]:
     return {"id": "TCK-9", "url": "http://helpdesk/v1/tickets/TCK-9", "status": "open"}
 
 
-async def test_server_errors_and_timeouts_are_retried_with_the_same_key() -> None:
-    seen: list[str] = []
-
+@pytest.mark.parametrize("failure", ["timeout", "refused", 503, 429])
+async def test_each_transient_helpdesk_failure_is_one_attempt_and_a_transient_error(
+    failure: str | int,
+) -> None:
     def answer(request: httpx.Request) -> httpx.Response:
-        seen.append(request.headers["Idempotency-Key"])
-        if len(seen) == 1:
+        if failure == "timeout":
             raise httpx.ReadTimeout("slow", request=request)
-        if len(seen) == 2:
-            return httpx.Response(503)
-        return httpx.Response(201, json=_ticket_json())
+        if failure == "refused":
+            raise httpx.ConnectError("refused", request=request)
+        return httpx.Response(int(failure))
 
-    ticket = await _client(httpx.MockTransport(answer)).create_ticket(
-        _draft(), idempotency_key="req-1"
-    )
-    assert ticket.ticket_id == "TCK-9"
-    assert seen == ["req-1", "req-1", "req-1"]
+    client = _client(httpx.MockTransport(answer))
+    with pytest.raises(HelpdeskUnavailable):
+        await client.create_ticket(_draft(), idempotency_key="k")
+    assert client.attempts_made == 1  # retrying is the delivery policy's job, not the client's
 
 
 async def test_client_errors_are_not_retried() -> None:
@@ -128,14 +126,42 @@ async def test_client_errors_are_not_retried() -> None:
     assert calls == 1
 
 
-async def test_persistent_outage_becomes_a_transient_error_for_the_delivery_policy() -> None:
+async def test_delivery_policy_retries_a_flaky_helpdesk_with_the_same_key_into_one_ticket() -> None:
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["Idempotency-Key"])
+        if len(seen) == 1:
+            raise httpx.ReadTimeout("slow", request=request)
+        if len(seen) == 2:
+            return httpx.Response(503)
+        return httpx.Response(201, json=_ticket_json())
+
+    settings = TicketerSettings(retry_initial_backoff_s=0.001, retry_max_backoff_s=0.01)
+    service_app = build_app(settings, tickets=_client(httpx.MockTransport(answer)))
+    out = record_topic(service_app.broker, TICKET_CREATED)
+    async with TestKafkaBroker(service_app.broker) as broker:
+        await broker.publish(_retrieved().model_dump_json().encode(), KNOWLEDGE_RETRIEVED)
+    assert seen == ["req-1", "req-1", "req-1"]  # one owner of retries: three POSTs, not 3 x 4
+    assert TicketCreated.model_validate_json(out[0].body).ticket.ticket_id == "TCK-9"
+
+
+async def test_outage_longer_than_the_retry_budget_is_dead_lettered_saying_so() -> None:
     def answer(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused", request=request)
 
-    client = _client(httpx.MockTransport(answer), attempts=3)
-    with pytest.raises(HelpdeskUnavailable, match="3 attempts"):
-        await client.create_ticket(_draft(), idempotency_key="k")
-    assert client.attempts_made == 3
+    client = _client(httpx.MockTransport(answer))
+    settings = TicketerSettings(
+        retry_attempts=4, retry_initial_backoff_s=0.001, retry_max_backoff_s=0.01
+    )
+    service_app = build_app(settings, tickets=client)
+    dlq = record_topic(service_app.broker, dead_letter_topic(KNOWLEDGE_RETRIEVED))
+    async with TestKafkaBroker(service_app.broker) as broker:
+        await broker.publish(_retrieved().model_dump_json().encode(), KNOWLEDGE_RETRIEVED)
+    assert client.attempts_made == 4
+    assert dlq[0].headers["x-dlq-error-type"] == "HelpdeskUnavailable"
+    assert dlq[0].headers["x-dlq-attempts"] == "4"
+    assert "retry budget" in dlq[0].headers["x-dlq-error-message"]
 
 
 async def test_rejected_ticket_is_dead_lettered() -> None:

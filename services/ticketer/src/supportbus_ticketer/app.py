@@ -19,16 +19,17 @@ def build_app(settings: TicketerSettings, *, tickets: TicketingSystem | None = N
     http: httpx.AsyncClient | None = None
     if tickets is None:
         http = httpx.AsyncClient(
-            base_url=settings.helpdesk_url, timeout=httpx.Timeout(settings.helpdesk_timeout_s)
+            base_url=settings.helpdesk_url,
+            timeout=httpx.Timeout(settings.helpdesk_timeout_s),
+            # Records in flight call the helpdesk concurrently.
+            limits=httpx.Limits(
+                max_connections=settings.helpdesk_max_connections,
+                max_keepalive_connections=settings.helpdesk_max_connections,
+            ),
         )
         # Client spans, and the traceparent header that ties the helpdesk's spans in.
         HTTPXClientInstrumentor.instrument_client(http)
-        tickets = HelpdeskClient(
-            http,
-            attempts=settings.helpdesk_attempts,
-            initial_backoff_s=settings.helpdesk_initial_backoff_s,
-            max_backoff_s=settings.helpdesk_max_backoff_s,
-        )
+        tickets = HelpdeskClient(http)
     service_app = build_service_app(
         service=SERVICE,
         settings=settings,
