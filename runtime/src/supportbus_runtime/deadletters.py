@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from aiokafka import ConsumerRecord
 
 from supportbus_contracts import topics as t
+from supportbus_runtime.errors import MessageRejected, RetryBudgetExhausted
 
 TRUNCATED_HEADER = "x-dlq-truncated-from-bytes"
 
@@ -102,3 +103,13 @@ def _text(value: object) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
     return str(value)
+
+
+def describe_error(error: BaseException) -> tuple[str, str]:
+    """A type name and a reason fit for logs and dead-letter headers: never the payload."""
+    if isinstance(error, MessageRejected):
+        return error.error_type, error.reason
+    if isinstance(error, RetryBudgetExhausted):
+        return type(error.last).__name__, " ".join(str(error).split())[:1000]
+    text = str(error) or error.__class__.__doc__ or ""
+    return type(error).__name__, " ".join(text.split())[:1000]

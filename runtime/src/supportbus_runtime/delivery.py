@@ -32,7 +32,6 @@ from aiokafka.errors import KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from faststream.message import StreamMessage
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -45,13 +44,15 @@ from tenacity import retry_if_exception_type as retry_on
 from supportbus_contracts.envelope import Event
 from supportbus_contracts.topics import dead_letter_topic
 from supportbus_runtime.broker import PRODUCER_MAX_REQUEST_BYTES, EventRecord
-from supportbus_runtime.deadletters import TRUNCATED_HEADER, dead_letter_headers
+from supportbus_runtime.deadletters import TRUNCATED_HEADER, dead_letter_headers, describe_error
 from supportbus_runtime.decoding import decode_event
 from supportbus_runtime.dispatcher import DispatchLimits, KeyOrderedDispatcher
-from supportbus_runtime.errors import MessageRejected, TransientError
+from supportbus_runtime.errors import RetryBudgetExhausted, TransientError
 from supportbus_runtime.logs import current_request_id
 from supportbus_runtime.metrics import DeliveryMetrics
 from supportbus_runtime.outage import OutageLog
+from supportbus_runtime.rebalance import RebalanceListener
+from supportbus_runtime.records import raw_body, single_record
 from supportbus_runtime.telemetry import set_request_id
 
 log = logging.getLogger(__name__)
@@ -84,23 +85,6 @@ class DeliveryPolicy:
     publish_backoff_s: float = 0.5
     publish_max_backoff_s: float = 5.0
     limits: DispatchLimits = field(default_factory=DispatchLimits)
-
-
-class RetryBudgetExhausted(TransientError):
-    """A transient failure that outlasted the retry budget; the record is dead-lettered."""
-
-    def __init__(self, last: TransientError, attempts: int, elapsed_s: float) -> None:
-        super().__init__(
-            f"gave up after {attempts} attempt(s) over {elapsed_s:.1f} s (the retry budget): "
-            f"{type(last).__name__}: {last}"
-        )
-        self.last = last
-        self.attempts = attempts
-
-
-async def _raw_body(message: StreamMessage[Any]) -> bytes:
-    """FastStream decoder that leaves the bytes alone: we decode and validate ourselves."""
-    return message.body
 
 
 class EventConsumer(Generic[E]):
@@ -140,8 +124,8 @@ class EventConsumer(Generic[E]):
             # Fetch records up to twice the size we accept, so oversized ones reach us and are
             # dead-lettered with a reason instead of stalling the partition.
             max_partition_fetch_bytes=PRODUCER_MAX_REQUEST_BYTES,
-            decoder=_raw_body,
-            listener=_RebalanceListener(self),
+            decoder=raw_body,
+            listener=RebalanceListener(self.dispatcher),
         )
         self._subscriber(self.on_message)
 
@@ -211,7 +195,8 @@ class EventConsumer(Generic[E]):
             except asyncio.CancelledError:
                 raise
             except Exception as error:
-                self.metrics.failed.labels(**self._labels, error_type=_describe(error)[0]).inc()
+                error_type = describe_error(error)[0]
+                self.metrics.failed.labels(**self._labels, error_type=error_type).inc()
                 await self._dead_letter(message, error)
             else:
                 await self._publish_all(publications)
@@ -263,7 +248,7 @@ class EventConsumer(Generic[E]):
 
     async def _dead_letter(self, message: KafkaMessage, error: BaseException) -> None:
         record = single_record(message)
-        error_type, reason = _describe(error)
+        error_type, reason = describe_error(error)
         attempts = error.attempts if isinstance(error, RetryBudgetExhausted) else 1
         headers = dead_letter_headers(
             original=message.headers,
@@ -314,38 +299,3 @@ class EventConsumer(Generic[E]):
             else:
                 self._outage.succeeded()
                 return
-
-
-class _RebalanceListener:
-    """aiokafka's rebalance callbacks, handed to the dispatcher (FastStream passes them on)."""
-
-    def __init__(self, consumer: EventConsumer[Any]) -> None:
-        self._consumer = consumer
-
-    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        dispatcher = self._consumer.dispatcher()
-        if dispatcher is not None:
-            await dispatcher.revoked(set(revoked))
-
-    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        dispatcher = self._consumer.dispatcher()
-        if dispatcher is not None:
-            dispatcher.assigned(set(assigned))
-
-
-def single_record(message: KafkaMessage) -> ConsumerRecord[Any, Any]:
-    """The record behind a message (our subscribers are never batch subscribers)."""
-    record = message.raw_message
-    if isinstance(record, tuple):
-        raise TypeError("batch messages are not supported by the delivery policy")
-    return record
-
-
-def _describe(error: BaseException) -> tuple[str, str]:
-    """A type name and a reason fit for logs and dead-letter headers: never the payload."""
-    if isinstance(error, MessageRejected):
-        return error.error_type, error.reason
-    if isinstance(error, RetryBudgetExhausted):
-        return type(error.last).__name__, " ".join(str(error).split())[:1000]
-    text = str(error) or error.__class__.__doc__ or ""
-    return type(error).__name__, " ".join(text.split())[:1000]

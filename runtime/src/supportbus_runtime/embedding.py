@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from supportbus_runtime.errors import ConfigurationError
 from supportbus_runtime.settings import MINILM_MODEL_NAME
-from supportbus_runtime.telemetry import tracer
+from supportbus_runtime.telemetry import child_span, tracer
 
 if TYPE_CHECKING:
     import numpy as np
@@ -29,6 +29,11 @@ class TextEmbedder(Protocol):
 
     @property
     def name(self) -> str: ...
+
+    @property
+    def dimension(self) -> int:
+        """The length of every vector."""
+        ...
 
     def embed(self, texts: Sequence[str]) -> NDArray[np.float32]: ...
 
@@ -48,6 +53,10 @@ class MiniLMEmbedder:
     @property
     def name(self) -> str:
         return MINILM_MODEL_NAME
+
+    @property
+    def dimension(self) -> int:
+        return EMBEDDING_DIM
 
     def load(self) -> None:
         with self._lock:
@@ -77,7 +86,7 @@ class MiniLMEmbedder:
         self.load()
         if not texts:
             return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
-        with _tracer.start_as_current_span("embed") as span:
+        with child_span(_tracer, "embed") as span:
             span.set_attribute("supportbus.embedding_model", MINILM_MODEL_NAME)
             span.set_attribute("supportbus.texts", len(texts))
             vectors = list(self._model.embed(list(texts), batch_size=self._batch_size))

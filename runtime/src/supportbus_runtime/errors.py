@@ -30,3 +30,15 @@ class MessageRejected(PermanentError):
         super().__init__(reason)
         self.error_type = error_type
         self.reason = reason
+
+
+class RetryBudgetExhausted(TransientError):
+    """A transient failure that outlasted the retry budget; the record is dead-lettered."""
+
+    def __init__(self, last: TransientError, attempts: int, elapsed_s: float) -> None:
+        super().__init__(
+            f"gave up after {attempts} attempt(s) over {elapsed_s:.1f} s (the retry budget): "
+            f"{type(last).__name__}: {last}"
+        )
+        self.last = last
+        self.attempts = attempts

@@ -98,6 +98,22 @@ class EmbeddingSettingsMixin(BaseSettings):
         default=None, description="Folder of the ONNX model; default: <shared_dir>/models/..."
     )
     embedding_threads: int | None = Field(default=None, ge=1)
+    # Micro-batching (supportbus_runtime.batching): concurrent records' texts are embedded in
+    # one model call, on a worker thread, so inference never blocks the event loop.
+    batch_max: int = Field(
+        default=32,
+        ge=1,
+        le=1024,
+        description="Most texts embedded in one model call; requests arriving while a batch "
+        "computes wait for the next one.",
+    )
+    batch_wait_ms: float = Field(
+        default=2.0,
+        ge=0.0,
+        le=1000.0,
+        description="How long the first text of a batch may wait for others (0: batch only what "
+        "queued up while the previous batch computed); a full batch starts at once.",
+    )
 
     def resolved_model_path(self, shared_dir: Path) -> Path | None:
         """The local model folder if there is one; None lets fastembed download it."""

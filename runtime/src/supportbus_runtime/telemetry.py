@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,6 +18,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.util.types import AttributeValue
 
 from supportbus_runtime.logs import redact
 
@@ -116,3 +118,29 @@ def tracer(name: str) -> trace.Tracer:
 def set_request_id(request_id: str) -> None:
     """Tag the current span so `supportbus trace REQUEST_ID` can find its trace."""
     trace.get_current_span().set_attribute(REQUEST_ID_ATTRIBUTE, request_id)
+
+
+@contextmanager
+def child_span(span_tracer: trace.Tracer, name: str) -> Iterator[trace.Span]:
+    """A span under the current one, or none at all when no span is current: code that also
+    runs outside any request (a micro-batch on a worker thread serves many requests, the CLI
+    none) would otherwise start a trace of its own that no request can be found by."""
+    if not trace.get_current_span().get_span_context().is_valid:
+        yield trace.INVALID_SPAN
+        return
+    with span_tracer.start_as_current_span(name) as span:
+        yield span
+
+
+def record_span(
+    span_tracer: trace.Tracer,
+    name: str,
+    *,
+    start_ns: int,
+    end_ns: int,
+    attributes: Mapping[str, AttributeValue] | None = None,
+) -> None:
+    """A finished child of the current span for work done elsewhere on the request's behalf
+    (e.g. its share of a batch computed on a worker thread), with the times the work took."""
+    span = span_tracer.start_span(name, start_time=start_ns, attributes=attributes)
+    span.end(end_time=end_ns)

@@ -12,7 +12,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from numpy.typing import NDArray
 
-from supportbus_runtime.delivery import single_record
+from supportbus_runtime.records import single_record
 
 _WORD = re.compile(r"[a-z0-9]+")
 
