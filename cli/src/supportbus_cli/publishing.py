@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Sequence
@@ -17,6 +18,8 @@ from supportbus_runtime.broker import build_broker, ensure_topics, publish_event
 from supportbus_runtime.contracts_topics import pipeline_topics
 from supportbus_runtime.errors import PermanentError
 from supportbus_runtime.settings import ServiceSettings
+
+_PUBLISH_WINDOW = 256
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,7 @@ async def publish_requests(
     producer: str = "supportbus-cli",
     show_progress: bool = True,
 ) -> list[RequestReceived]:
-    """Publish each request (key = request_id) and wait for the broker's acknowledgement."""
+    """Publish each request (key = request_id) and wait for the broker's acknowledgements."""
     await ensure_topics(
         settings.kafka_bootstrap_servers,
         pipeline_topics(settings.topic_prefix),
@@ -78,9 +81,16 @@ async def publish_requests(
             task = progress.add_task(
                 "publishing requests", total=len(events), visible=show_progress
             )
-            for event in events:
-                await publish_event(broker, settings.topic(REQUEST_RECEIVED), event)
-                progress.advance(task)
+            # Many acknowledgements awaited at once (bounded), so the producer batches them
+            # instead of paying a round trip per request.
+            window = asyncio.Semaphore(_PUBLISH_WINDOW)
+
+            async def publish(event: RequestReceived) -> None:
+                async with window:
+                    await publish_event(broker, settings.topic(REQUEST_RECEIVED), event)
+                    progress.advance(task)
+
+            await asyncio.gather(*(publish(event) for event in events))
     finally:
         await broker.stop()
     return events
