@@ -7,6 +7,7 @@ from pydantic import ValidationError
 
 from supportbus_contracts import (
     Classification,
+    QueryEmbedding,
     RequestClassified,
     RequestReceived,
     SupportRequest,
@@ -124,3 +125,43 @@ def test_every_consumed_topic_has_a_dead_letter_topic() -> None:
 
 def test_event_id_is_a_uuid() -> None:
     assert isinstance(_received().event_id, uuid.UUID)
+
+
+def _classified(**fields: object) -> RequestClassified:
+    cause = _received(subject="  Card ", body="It never came\n")
+    return RequestClassified.derived_from(
+        cause,
+        producer="classifier",
+        request=cause.request,
+        classification=_classification(),
+        **fields,
+    )
+
+
+def test_a_classified_event_of_version_1_0_without_an_embedding_still_reads() -> None:
+    payload = _classified().model_dump(mode="json")
+    del payload["query_embedding"]
+    payload["version"] = "1.0"
+    event = RequestClassified.model_validate(payload)
+    assert event.query_embedding is None
+
+
+def test_the_query_embedding_survives_json_and_names_its_model() -> None:
+    embedding = QueryEmbedding(model="sentence-transformers/all-MiniLM-L6-v2", vector=[0.6, -0.8])
+    event = _classified(query_embedding=embedding)
+    assert event.version == "1.1"
+    again = RequestClassified.model_validate_json(event.model_dump_json())
+    assert again.query_embedding == embedding
+
+
+@pytest.mark.parametrize("component", [float("nan"), float("inf")])
+def test_a_query_embedding_with_non_finite_components_is_rejected(component: float) -> None:
+    with pytest.raises(ValidationError):
+        QueryEmbedding(model="m", vector=[0.1, component])
+
+
+def test_the_embedded_text_is_subject_newline_body_stripped() -> None:
+    assert _received(subject="  Card ", body="It never came\n").request.query_text() == (
+        "Card \nIt never came"
+    )
+    assert _received(body="only a body ").request.query_text() == "only a body"

@@ -88,6 +88,11 @@ class ManagedProcess:
     def returncode(self) -> int | None:
         return None if self._process is None else self._process.poll()
 
+    @property
+    def pid(self) -> int | None:
+        """The running process's id (None before start or after exit), e.g. to measure it."""
+        return self._process.pid if self.alive and self._process is not None else None
+
     def kill_hard(self) -> None:
         """SIGKILL: no shutdown hooks, no final commit (what a crash looks like)."""
         if self._process is not None and self.alive:
@@ -193,6 +198,14 @@ class Stack:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+    def pids(self) -> dict[str, int]:
+        """Process name -> pid of every process of the stack that is running now."""
+        return {
+            name: pid
+            for name, process in self.processes.items()
+            if (pid := process.pid) is not None
+        }
 
     def operations_url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.http_ports[service]}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, FiniteFloat
 
 from supportbus_contracts.envelope import Contract, Event
 
@@ -36,6 +36,11 @@ class SupportRequest(Contract):
         default_factory=dict, max_length=50, description="Free key/value pairs from the channel."
     )
 
+    def query_text(self) -> str:
+        """What the models read (and ``QueryEmbedding`` embeds): the subject (often the clearest
+        line), a newline and the body, stripped of surrounding whitespace."""
+        return f"{self.subject}\n{self.body}".strip()
+
 
 class Classification(Contract):
     """What the classifier decided, and which model decided it."""
@@ -53,6 +58,25 @@ class Classification(Contract):
         default=None,
         max_length=300,
         description="Why the configured provider's answer was not used, if it was not.",
+    )
+
+
+class QueryEmbedding(Contract):
+    """The sentence embedding of the request's text: its subject, a newline and its body,
+    stripped of surrounding whitespace (``SupportRequest.query_text()``), as the classifier
+    computed it. A consumer that embeds that text with the same model (same ``model`` name,
+    same vector length) may use it instead of embedding again; any other consumer ignores it.
+    """
+
+    model: str = Field(
+        min_length=1,
+        max_length=128,
+        description="The embedding model, e.g. sentence-transformers/all-MiniLM-L6-v2.",
+    )
+    vector: list[FiniteFloat] = Field(
+        min_length=1,
+        max_length=4_096,
+        description="The L2-normalised embedding, each component rounded to 6 decimals.",
     )
 
 
@@ -83,8 +107,20 @@ class RequestReceived(Event):
 
 class RequestClassified(Event):
     type: Literal["support.request.classified"] = "support.request.classified"
+    # 1.1 added query_embedding.
+    version: str = Field(
+        default="1.1",
+        pattern=r"^1\.[0-9]+$",
+        description="Schema version MAJOR.MINOR; the major is also in the topic name.",
+    )
     request: SupportRequest
     classification: Classification
+    query_embedding: QueryEmbedding | None = Field(
+        default=None,
+        description="Since 1.1, optional: the embedding of the request's subject and body the "
+        "classifier computed, so the retriever need not embed the same text again. Not carried "
+        "into later events.",
+    )
 
 
 class KnowledgeRetrieved(Event):

@@ -8,8 +8,10 @@ worker thread, one batch at a time: the model already spreads one call over its 
 threads, so two batches at once would only compete for the same cores. Items that arrive while a
 batch computes form the next batch, so under load batches fill up without waiting at all.
 
-A failing batch raises its exception in every caller of that batch; a caller that is cancelled
-simply drops out (its result, if computed, is discarded). ``aclose`` finishes what is queued and
+When a batch fails, its items are retried one by one (``isolate_failures``), so an item that
+fails alone raises its own exception in its own caller only, and a failure that is no item's
+fault (the model itself) raises in every caller of the batch. A caller that is cancelled simply
+drops out (its result, if computed, is discarded). ``aclose`` finishes what is queued and
 stops the worker. The batch function runs without any request's context: per-request spans
 belong in the submitting coroutine, which ``submit_batched`` tells when its batch ran.
 """
@@ -25,12 +27,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from supportbus_runtime.errors import TransientError
+
 T = TypeVar("T")
 R = TypeVar("R")
 
 
-class BatcherClosed(RuntimeError):
-    """Raised by ``submit`` after ``aclose``, and in callers whose batch was abandoned."""
+class BatcherClosed(TransientError):
+    """Raised by ``submit`` after ``aclose``, and in callers whose batch was abandoned: the
+    service is stopping, the record is not at fault (it is retried, or redelivered)."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,7 @@ class MicroBatcher(Generic[T, R]):
         batch_max: int = 32,
         batch_wait_ms: float = 2.0,
         name: str = "micro-batch",
+        isolate_failures: bool = True,
     ) -> None:
         if batch_max < 1:
             raise ValueError(f"batch_max must be at least 1, not {batch_max}")
@@ -70,6 +76,7 @@ class MicroBatcher(Generic[T, R]):
         self._max = batch_max
         self._wait_s = batch_wait_ms / 1000
         self._name = name
+        self._isolate = isolate_failures
         self._pending: deque[_Waiter[T, R]] = deque()
         # The collector runs only while items wait, so the batcher holds no task between bursts
         # and is not tied to one event loop (each burst binds to the loop it runs on).
@@ -119,10 +126,12 @@ class MicroBatcher(Generic[T, R]):
                 if batch:
                     await self._run(batch)
                 batch = []
-        except asyncio.CancelledError:
-            # The loop is going away (or someone cancelled us): nobody must wait forever.
+        except BaseException as error:
+            # Cancelled (the loop is going away) or broken: nobody must wait forever.
+            stopped = BatcherClosed(f"{self._name} stopped before computing the batch")
+            stopped.__cause__ = error
             for waiter in [*batch, *self._pending]:
-                _fail(waiter, BatcherClosed(f"{self._name} stopped before computing the batch"))
+                _fail(waiter, stopped)
             self._pending.clear()
             raise
 
@@ -160,31 +169,50 @@ class MicroBatcher(Generic[T, R]):
         self.batches += 1
         self.items += len(items)
         loop = asyncio.get_running_loop()
-        try:
-            started, finished, results = await loop.run_in_executor(
-                self._executor, self._call, items
-            )
-            if len(results) != len(items):
-                raise RuntimeError(
-                    f"{self._name}: the batch function returned {len(results)} results "
-                    f"for {len(items)} items"
-                )
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:
-            for waiter in batch:
-                _fail(waiter, error)
-            return
-        for waiter, result in zip(batch, results, strict=True):
-            if not waiter.future.done():
-                waiter.future.set_result(Batched(result, len(items), started, finished))
+        started, finished, outcomes = await loop.run_in_executor(self._executor, self._call, items)
+        for waiter, outcome in zip(batch, outcomes, strict=True):
+            if waiter.future.done():
+                continue
+            if isinstance(outcome, _Failed):
+                waiter.future.set_exception(outcome.error)
+            else:
+                waiter.future.set_result(Batched(outcome, len(items), started, finished))
 
-    def _call(self, items: Sequence[T]) -> tuple[int, int, Sequence[R]]:
+    def _call(self, items: Sequence[T]) -> tuple[int, int, list[R | _Failed]]:
         """On the worker thread, in an empty context: whatever the batch function traces must
         not attach to some request that happened to be current when the thread started."""
         started = time.time_ns()
+        try:
+            outcomes: list[R | _Failed] = list(self._checked(items))
+        except Exception as error:
+            if len(items) == 1 or not self._isolate:
+                outcomes = [_Failed(error)] * len(items)
+            else:
+                # One bad item must not fail its batch-mates (each would be dead-lettered with
+                # its error): alone, each item gets its own result or its own error. A failure
+                # that is no item's fault (the model itself) thus still reaches every caller.
+                outcomes = [self._alone(item) for item in items]
+        return started, time.time_ns(), outcomes
+
+    def _checked(self, items: Sequence[T]) -> Sequence[R]:
         results = contextvars.Context().run(self._fn, items)
-        return started, time.time_ns(), results
+        if len(results) != len(items):
+            raise RuntimeError(
+                f"{self._name}: the batch function returned {len(results)} results "
+                f"for {len(items)} items"
+            )
+        return results
+
+    def _alone(self, item: T) -> R | _Failed:
+        try:
+            return self._checked([item])[0]
+        except Exception as error:
+            return _Failed(error)
+
+
+@dataclass(frozen=True)
+class _Failed:
+    error: Exception
 
 
 def _fail(waiter: _Waiter[T, R], error: BaseException) -> None:

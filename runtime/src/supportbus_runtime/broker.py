@@ -39,6 +39,8 @@ def build_broker(
         linger_ms=settings.producer_linger_ms,
         logger=logging.getLogger(f"supportbus.{client_id}.broker"),
         middlewares=tuple(middlewares),
+        # No dependency injection: handlers receive the message (see records.message_itself).
+        apply_types=False,
     )
 
 

@@ -34,7 +34,6 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from tenacity import (
     AsyncRetrying,
-    RetryCallState,
     stop_after_attempt,
     stop_after_delay,
     wait_exponential_jitter,
@@ -52,7 +51,7 @@ from supportbus_runtime.logs import current_request_id
 from supportbus_runtime.metrics import DeliveryMetrics
 from supportbus_runtime.outage import OutageLog
 from supportbus_runtime.rebalance import RebalanceListener
-from supportbus_runtime.records import raw_body, single_record
+from supportbus_runtime.records import message_itself, single_record
 from supportbus_runtime.telemetry import set_request_id
 
 log = logging.getLogger(__name__)
@@ -111,6 +110,11 @@ class EventConsumer(Generic[E]):
         self._policy = policy
         self.metrics = metrics or DeliveryMetrics()
         self._labels = {"service": service, "topic": topic}
+        # Bound once: a labels() lookup per record adds up at thousands of records a second.
+        self._handled = self.metrics.handled.labels(**self._labels)
+        self._retries = self.metrics.retries.labels(**self._labels)
+        self._publish_retries = self.metrics.publish_retries.labels(**self._labels)
+        self._handler_seconds = self.metrics.handler_seconds.labels(**self._labels)
         self._subscriber: Any = None
         self._dispatcher: KeyOrderedDispatcher | None = None
         self._outage = OutageLog(log, f"{service}: publishing")
@@ -124,7 +128,7 @@ class EventConsumer(Generic[E]):
             # Fetch records up to twice the size we accept, so oversized ones reach us and are
             # dead-lettered with a reason instead of stalling the partition.
             max_partition_fetch_bytes=PRODUCER_MAX_REQUEST_BYTES,
-            decoder=raw_body,
+            decoder=message_itself,
             listener=RebalanceListener(self.dispatcher),
         )
         self._subscriber(self.on_message)
@@ -154,7 +158,8 @@ class EventConsumer(Generic[E]):
             )
         return self._dispatcher
 
-    async def on_message(self, message: KafkaMessage) -> None:
+    async def on_message(self, body: Any) -> None:
+        message: KafkaMessage = body  # what message_itself decoded it to
         record = single_record(message)
         self._observe_lag(message, record)
         key = (record.key or b"").decode("utf-8", errors="replace")
@@ -188,7 +193,7 @@ class EventConsumer(Generic[E]):
 
     async def _process(self, message: KafkaMessage) -> None:
         """Decode, handle, publish (or dead-letter); returns once the outcome is acknowledged."""
-        with self.metrics.handler_seconds.labels(**self._labels).time():
+        with self._handler_seconds.time():
             try:
                 event = decode_event(self.event_type, message.body, self._policy.max_message_bytes)
                 publications = await self._handle_with_retries(event)
@@ -200,38 +205,47 @@ class EventConsumer(Generic[E]):
                 await self._dead_letter(message, error)
             else:
                 await self._publish_all(publications)
-                self.metrics.handled.labels(**self._labels).inc()
+                self._handled.inc()
 
     async def _handle_with_retries(self, event: E) -> Sequence[Publication]:
+        started = time.monotonic()
+        try:  # the common case, without building a retry loop for every record
+            return await self._handler(event)
+        except TransientError as first:
+            if self._policy.max_attempts <= 1:
+                raise RetryBudgetExhausted(first, 1, time.monotonic() - started) from first
+            self._count_retry(1, first)
         policy = self._policy
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(policy.max_attempts) | stop_after_delay(policy.retry_budget_s),
+            stop=stop_after_attempt(policy.max_attempts - 1)
+            | stop_after_delay(max(policy.retry_budget_s - (time.monotonic() - started), 0)),
             wait=wait_exponential_jitter(
                 multiplier=policy.initial_backoff_s,
                 max=policy.max_backoff_s,
                 jitter=policy.initial_backoff_s,
             ),
             retry=retry_on(TransientError),
-            before_sleep=self._count_retry,
+            before_sleep=lambda state: self._count_retry(
+                state.attempt_number + 1, state.outcome.exception() if state.outcome else None
+            ),
             reraise=True,
         )
-        started = time.monotonic()
+        await asyncio.sleep(policy.initial_backoff_s)
         try:
             return await retrying(self._handler, event)
         except TransientError as error:
-            attempts = retrying.statistics.get("attempt_number", 1)
+            attempts = 1 + retrying.statistics.get("attempt_number", 1)
             raise RetryBudgetExhausted(error, attempts, time.monotonic() - started) from error
 
-    def _count_retry(self, state: RetryCallState) -> None:
-        self.metrics.retries.labels(**self._labels).inc()
-        error = state.outcome.exception() if state.outcome else None
-        # The first retry of a record is worth a line; the rest only while they are few.
-        level = logging.WARNING if state.attempt_number <= 3 else logging.DEBUG
+    def _count_retry(self, attempt: int, error: BaseException | None) -> None:
+        self._retries.inc()
+        # The first retries of a record are worth a line; the rest only while debugging.
+        level = logging.WARNING if attempt <= 3 else logging.DEBUG
         log.log(
             level,
             "%s: transient failure (attempt %d), retrying: %s",
             self.service,
-            state.attempt_number,
+            attempt,
             type(error).__name__,
         )
 
@@ -292,7 +306,7 @@ class EventConsumer(Generic[E]):
                     correlation_id=record.correlation_id,
                 )
             except (TimeoutError, KafkaError, OSError) as error:
-                self.metrics.publish_retries.labels(**self._labels).inc()
+                self._publish_retries.inc()
                 self._outage.failed(f"{topic}: {type(error).__name__}")
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._policy.publish_max_backoff_s)

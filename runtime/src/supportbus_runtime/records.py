@@ -17,7 +17,11 @@ def single_record(message: KafkaMessage) -> ConsumerRecord[Any, Any]:
     return record
 
 
-async def raw_body(message: StreamMessage[Any]) -> bytes:
-    """FastStream decoder that leaves the bytes alone: we decode and validate ourselves, so a
-    malformed record whatever its content-type reaches our dead-letter step."""
-    return message.body
+async def message_itself(message: StreamMessage[Any]) -> StreamMessage[Any]:
+    """FastStream decoder that hands the handler the message itself, bytes untouched.
+
+    Two reasons: FastStream's own JSON decoding fails before our handler on a malformed record
+    whose content-type says JSON (the record would be skipped, not dead-lettered), and with the
+    message as the "body" the handler needs no dependency injection, whose context lookup runs
+    in a worker thread per record (brokers are built with ``apply_types=False``)."""
+    return message

@@ -27,6 +27,11 @@ Exporter = Literal["none", "file", "otlp-grpc", "otlp-http"]
 REQUEST_ID_ATTRIBUTE = "supportbus.request_id"
 
 
+def tracing_installed() -> bool:
+    """Whether this process records spans (an SDK tracer provider is installed)."""
+    return isinstance(trace.get_tracer_provider(), TracerProvider)
+
+
 class JsonLinesSpanExporter(SpanExporter):
     def __init__(self, path: Path, service: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

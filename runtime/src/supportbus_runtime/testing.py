@@ -6,13 +6,14 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from numpy.typing import NDArray
 
-from supportbus_runtime.records import single_record
+from supportbus_runtime.records import message_itself, single_record
 
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -51,10 +52,13 @@ def record_topic(broker: KafkaBroker, topic: str) -> list[RecordedMessage]:
     """Subscribe a recorder to ``topic`` (before the test broker starts); returns its list."""
     received: list[RecordedMessage] = []
 
-    async def _record(message: KafkaMessage) -> None:
+    async def _record(body: Any) -> None:
+        message: KafkaMessage = body  # message_itself hands over the message, not its body
         received.append(
             RecordedMessage(message.body, dict(message.headers), single_record(message).key)
         )
 
-    broker.subscriber(topic, group_id=f"recorder-{topic}", auto_offset_reset="earliest")(_record)
+    broker.subscriber(
+        topic, group_id=f"recorder-{topic}", auto_offset_reset="earliest", decoder=message_itself
+    )(_record)
     return received

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import numpy as np
 import pytest
 from faststream.kafka import TestKafkaBroker
+from opentelemetry.sdk.trace import ReadableSpan
 
 from supportbus_classifier.app import build_app
 from supportbus_classifier.errors import ModelUnavailable
@@ -16,6 +18,7 @@ from supportbus_classifier.training import LabelledTexts, stratified_split, trai
 from supportbus_contracts import RequestClassified, RequestReceived, SupportRequest
 from supportbus_contracts.topics import REQUEST_CLASSIFIED, REQUEST_RECEIVED, dead_letter_topic
 from supportbus_runtime.testing import HashingEmbedder, record_topic
+from supportbus_runtime.testing_spans import recorded_spans, spans_of_trace
 
 TAXONOMY = """
 version: 1
@@ -66,8 +69,10 @@ def _data() -> LabelledTexts:
     return LabelledTexts(texts, labels)
 
 
-def _model(taxonomy_path: Path) -> LinearIntentModel:
-    return train_model(_data(), embedder=HashingEmbedder(), taxonomy=Taxonomy.load(taxonomy_path))
+def _model(taxonomy_path: Path, embedder: HashingEmbedder | None = None) -> LinearIntentModel:
+    return train_model(
+        _data(), embedder=embedder or HashingEmbedder(), taxonomy=Taxonomy.load(taxonomy_path)
+    )
 
 
 def _request(body: str, subject: str = "") -> SupportRequest:
@@ -157,6 +162,85 @@ async def test_received_request_is_published_classified(taxonomy: Path) -> None:
     assert classified.classification.intent == "lost_or_stolen_card"
     assert classified.causation_id == event.event_id
     assert out[0].key == b"req-7"
+    assert classified.query_embedding is not None
+    assert classified.query_embedding.model == HashingEmbedder().name
+    expected = HashingEmbedder().embed([event.request.query_text()])[0]
+    np.testing.assert_allclose(classified.query_embedding.vector, expected, atol=5e-7)
+
+
+async def test_each_request_traces_classify_with_its_embed_and_inference_inside(
+    taxonomy: Path,
+) -> None:
+    spans = recorded_spans()
+    service_app = build_app(ClassifierSettings(taxonomy_path=taxonomy), model=_model(taxonomy))
+    event = RequestReceived(request_id="req-9", request=_request("my card was stolen"))
+    async with TestKafkaBroker(service_app.broker) as broker:
+        await broker.publish(event.model_dump_json().encode(), REQUEST_RECEIVED, key=b"req-9")
+    trace = spans_of_trace(spans, "classify")
+    (classify,) = [s for s in trace if s.name == "classify"]
+    children = {s.name: s for s in trace if s.parent and s.parent.span_id == _id(classify)}
+    assert {"embed", "model_inference"} <= children.keys()
+    embed, inference = children["embed"], children["model_inference"]
+    assert _start(classify) <= _start(embed) <= _end(embed) <= _start(inference)
+    assert _end(inference) <= _end(classify)
+    assert (embed.attributes or {})["supportbus.batch_size"] == 1
+
+
+def _id(span: ReadableSpan) -> int:
+    assert span.context is not None
+    span_id: int = span.context.span_id
+    return span_id
+
+
+def _start(span: ReadableSpan) -> int:
+    assert span.start_time is not None
+    return span.start_time
+
+
+def _end(span: ReadableSpan) -> int:
+    assert span.end_time is not None
+    return span.end_time
+
+
+async def test_concurrent_requests_share_one_embedding_call_and_match_one_by_one_results(
+    taxonomy: Path,
+) -> None:
+    embedder = HashingEmbedder()
+    service = ClassificationService(
+        _model(taxonomy, embedder), Taxonomy.load(taxonomy), batch_max=32, batch_wait_ms=1
+    )
+    requests = [_request(text) for texts in EXAMPLES.values() for text in texts[:2]]
+    one_by_one = [service.classify(r) for r in requests]
+    calls = embedder.calls
+    decisions = await asyncio.gather(*(service.decide(r) for r in requests))
+    assert embedder.calls == calls + 1
+    assert [d.classification for d in decisions] == one_by_one
+    for request, decision in zip(requests, decisions, strict=True):
+        assert decision.query_embedding is not None
+        np.testing.assert_allclose(
+            decision.query_embedding.vector,
+            embedder.embed([request.query_text()])[0],
+            atol=5e-7,
+        )
+    await service.aclose()
+
+
+async def test_the_llm_provider_hands_on_the_local_models_embedding(taxonomy: Path) -> None:
+    from supportbus_classifier.app import build_classifier
+
+    settings = ClassifierSettings(
+        taxonomy_path=taxonomy,
+        provider="hybrid",
+        hybrid_threshold=0.0,  # the local decision stands: no LLM call
+        llm_base_url="http://127.0.0.1:9/v1",
+    )
+    local = ClassificationService(_model(taxonomy), Taxonomy.load(taxonomy))
+    decision = await build_classifier(settings, local, Taxonomy.load(taxonomy)).decide(
+        _request("my card was stolen")
+    )
+    assert decision.query_embedding is not None
+    assert decision.query_embedding.model == HashingEmbedder().name
+    await local.aclose()
 
 
 async def test_invalid_request_goes_to_dead_letter_and_next_one_is_classified(

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 from faststream.kafka import TestKafkaBroker
 
 from supportbus_contracts import (
     Classification,
     KnowledgeRetrieved,
+    QueryEmbedding,
     RequestClassified,
     SupportRequest,
 )
@@ -20,6 +24,7 @@ from supportbus_retriever.ports import ArticleHit
 from supportbus_retriever.service import RetrievalService
 from supportbus_retriever.settings import RetrieverSettings
 from supportbus_runtime.testing import HashingEmbedder, record_topic
+from supportbus_runtime.testing_spans import recorded_spans, spans_of_trace
 
 ARTICLES = {
     "kb-lost-card": (
@@ -92,8 +97,14 @@ def test_article_without_intents_is_rejected(tmp_path: Path) -> None:
 class StaticIndex:
     def __init__(self, hits: list[ArticleHit]) -> None:
         self.hits = hits
+        self.embedder = HashingEmbedder()
 
     def search(self, query: str, k: int) -> list[ArticleHit]:
+        return self.hits[:k]
+
+    async def search_by_vector(
+        self, query: str, vector: Sequence[float], k: int
+    ) -> list[ArticleHit]:
         return self.hits[:k]
 
 
@@ -116,17 +127,17 @@ def _hits() -> list[ArticleHit]:
     ]
 
 
-def test_articles_tagged_with_the_classified_intent_are_promoted() -> None:
+async def test_articles_tagged_with_the_classified_intent_are_promoted() -> None:
     service = RetrievalService(
         StaticIndex(_hits()), top_k=2, kb_base_url="https://kb/", intent_boost=0.15
     )
     request = SupportRequest(channel="chat", customer_id="c", body="where is my card")
-    articles = service.retrieve(request, _classification("card_arrival"))
+    articles = await service.retrieve(request, _classification("card_arrival"))
     assert [a.article_id for a in articles] == ["kb-c", "kb-a"]
     assert articles[0].url == "https://kb/kb-c"
 
 
-def test_an_unsure_classification_does_not_reorder_articles() -> None:
+async def test_an_unsure_classification_does_not_reorder_articles() -> None:
     service = RetrievalService(
         StaticIndex(_hits()),
         top_k=2,
@@ -135,7 +146,7 @@ def test_an_unsure_classification_does_not_reorder_articles() -> None:
         boost_min_confidence=0.5,
     )
     request = SupportRequest(channel="chat", customer_id="c", body="where is my card")
-    articles = service.retrieve(request, _classification("card_arrival", confidence=0.2))
+    articles = await service.retrieve(request, _classification("card_arrival", confidence=0.2))
     assert [a.article_id for a in articles] == ["kb-a", "kb-b"]
 
 
@@ -157,3 +168,107 @@ async def test_classified_request_is_published_with_articles(built: tuple[Path, 
     assert retrieved.articles[0].article_id == "kb-card-delivery"
     assert len(retrieved.articles) == 2
     assert retrieved.classification == event.classification
+
+
+DELIVERY_QUESTION = SupportRequest(
+    channel="web", customer_id="c", subject="Card", body="When does my card arrive by post?"
+)
+
+
+def _offered(embedder: HashingEmbedder, text: str, *, model: str | None = None) -> QueryEmbedding:
+    vector = np.round(embedder.embed([text])[0].astype(np.float64), 6).tolist()
+    return QueryEmbedding(model=model or embedder.name, vector=vector)
+
+
+def _service(index_dir: Path, kb_dir: Path, embedder: HashingEmbedder) -> RetrievalService:
+    index = LlamaIndexKnowledgeIndex.load(index_dir, embedder=embedder, kb_dir=kb_dir)
+    return RetrievalService(index, top_k=1, kb_base_url="https://kb", batch_wait_ms=1)
+
+
+async def test_an_embedding_from_the_same_model_is_used_without_embedding_again(
+    built: tuple[Path, Path],
+) -> None:
+    kb_dir, index_dir = built
+    embedder = HashingEmbedder()
+    service = _service(index_dir, kb_dir, embedder)
+    offered = _offered(embedder, DELIVERY_QUESTION.query_text())
+    calls = embedder.calls
+    articles = await service.retrieve(DELIVERY_QUESTION, _classification("x", 0.1), offered)
+    assert embedder.calls == calls
+    assert [a.article_id for a in articles] == ["kb-card-delivery"]
+    await service.aclose()
+
+
+@pytest.mark.parametrize("mismatch", ["model", "dimension"])
+async def test_an_embedding_from_another_model_or_of_another_length_is_ignored(
+    built: tuple[Path, Path], mismatch: str
+) -> None:
+    kb_dir, index_dir = built
+    embedder = HashingEmbedder()
+    service = _service(index_dir, kb_dir, embedder)
+    # A vector that would find the exchange article, were it used.
+    if mismatch == "model":
+        offered = _offered(embedder, "exchange rate euros", model="other/embedding-model")
+    else:
+        offered = _offered(
+            HashingEmbedder(dimension=128), "exchange rate euros", model=embedder.name
+        )
+    calls = embedder.calls
+    articles = await service.retrieve(DELIVERY_QUESTION, _classification("x", 0.1), offered)
+    assert embedder.calls == calls + 1
+    assert [a.article_id for a in articles] == ["kb-card-delivery"]
+    await service.aclose()
+
+
+async def test_concurrent_requests_are_embedded_in_one_call_and_match_the_blocking_search(
+    built: tuple[Path, Path],
+) -> None:
+    kb_dir, index_dir = built
+    embedder = HashingEmbedder()
+    service = _service(index_dir, kb_dir, embedder)
+    bodies = ["my card was stolen", "when will my card arrive", "what exchange rate", "freeze"]
+    requests = [SupportRequest(channel="chat", customer_id="c", body=b) for b in bodies]
+    index = LlamaIndexKnowledgeIndex.load(index_dir, embedder=HashingEmbedder(), kb_dir=kb_dir)
+    blocking = [index.search(b, 1)[0].article_id for b in bodies]
+    calls = embedder.calls
+    found = await asyncio.gather(
+        *(service.retrieve(r, _classification("x", 0.1)) for r in requests)
+    )
+    assert embedder.calls == calls + 1
+    assert [articles[0].article_id for articles in found] == blocking
+    await service.aclose()
+
+
+async def test_each_request_traces_its_embedding_and_vector_search_inside_retrieve_articles(
+    built: tuple[Path, Path],
+) -> None:
+    spans = recorded_spans()
+    kb_dir, index_dir = built
+    embedder = HashingEmbedder()
+    index = LlamaIndexKnowledgeIndex.load(index_dir, embedder=embedder, kb_dir=kb_dir)
+    service_app = build_app(RetrieverSettings(top_k=2), index=index)
+    events = [
+        RequestClassified(
+            request_id=f"req-{n}",
+            request=DELIVERY_QUESTION,
+            classification=_classification("card_arrival"),
+            query_embedding=offered,
+        )
+        for n, offered in ((1, None), (2, _offered(embedder, DELIVERY_QUESTION.query_text())))
+    ]
+    reused = []
+    async with TestKafkaBroker(service_app.broker) as broker:
+        for event in events:
+            await broker.publish(event.model_dump_json().encode(), REQUEST_CLASSIFIED)
+            trace = spans_of_trace(spans, "retrieve_articles")
+            (parent,) = [s for s in trace if s.name == "retrieve_articles"]
+            assert parent.context is not None
+            children = {
+                s.name: s
+                for s in trace
+                if s.parent is not None and s.parent.span_id == parent.context.span_id
+            }
+            assert {"embed", "vector_search"} <= children.keys()
+            attributes = children["embed"].attributes or {}
+            reused.append(attributes["supportbus.embedding_reused"])
+    assert reused == [False, True]

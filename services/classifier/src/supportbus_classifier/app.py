@@ -27,19 +27,20 @@ def build_app(settings: ClassifierSettings, *, model: IntentModel | None = None)
         model = LinearIntentModel.load(settings.model_path, embedder=embedder, taxonomy=taxonomy)
         embedder.load()  # fail at start, not on the first request
     metrics = DeliveryMetrics()
-    service = build_classifier(
-        settings,
-        ClassificationService(model, taxonomy),
-        taxonomy,
-        llm_metrics=LlmMetrics(metrics.registry),
+    local = ClassificationService(
+        model, taxonomy, batch_max=settings.batch_max, batch_wait_ms=settings.batch_wait_ms
     )
-    return build_service_app(
+    service = build_classifier(settings, local, taxonomy, llm_metrics=LlmMetrics(metrics.registry))
+    service_app = build_service_app(
         service=SERVICE,
         settings=settings,
         routes=routes(service, confidence_histogram(metrics.registry)),
         outputs=[Output(REQUEST_CLASSIFIED, RequestClassified)],
         metrics=metrics,
     )
+    # After the consumers drained (on_shutdown): nothing submits any more; stop the worker.
+    service_app.app.after_shutdown(local.aclose)
+    return service_app
 
 
 def build_classifier(

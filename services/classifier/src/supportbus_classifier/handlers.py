@@ -32,7 +32,8 @@ def confidence_histogram(registry: CollectorRegistry) -> Histogram:
 def routes(service: Classifier, confidence: Histogram) -> list[Route[RequestReceived]]:
     async def on_request_received(event: RequestReceived) -> Sequence[Publication]:
         with _tracer.start_as_current_span("classify") as span:
-            classification = await service.classify_async(event.request)
+            decision = await service.decide(event.request)
+            classification = decision.classification
             span.set_attributes(
                 {
                     "supportbus.intent": classification.intent,
@@ -46,7 +47,11 @@ def routes(service: Classifier, confidence: Histogram) -> list[Route[RequestRece
                 span.set_attribute("supportbus.fallback_reason", classification.fallback_reason)
         confidence.labels(model=classification.model).observe(classification.confidence)
         classified = RequestClassified.derived_from(
-            event, producer=SERVICE, request=event.request, classification=classification
+            event,
+            producer=SERVICE,
+            request=event.request,
+            classification=classification,
+            query_embedding=decision.query_embedding,
         )
         return [Publication(REQUEST_CLASSIFIED, classified)]
 

@@ -22,7 +22,7 @@ from supportbus_classifier.errors import ModelUnavailable
 from supportbus_classifier.ports import IntentPrediction
 from supportbus_classifier.taxonomy import Taxonomy
 from supportbus_runtime.embedding import TextEmbedder
-from supportbus_runtime.telemetry import tracer
+from supportbus_runtime.telemetry import child_span, tracer
 
 _tracer = tracer(__name__)
 
@@ -63,11 +63,22 @@ class LinearIntentModel:
     def labels(self) -> Sequence[str]:
         return self._labels
 
+    @property
+    def embedding_model(self) -> str:
+        return self._embedder.name
+
     def predict(self, texts: Sequence[str]) -> list[IntentPrediction]:
-        vectors = self._embedder.embed(texts)
-        with _tracer.start_as_current_span("model_inference") as span:
+        vectors = self.embed(texts)
+        with child_span(_tracer, "model_inference") as span:
             span.set_attribute("supportbus.model", self.name)
-            probabilities = self.predict_proba(vectors)
+            return self.predict_vectors(vectors)
+
+    def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        return self._embedder.embed(texts)
+
+    def predict_vectors(self, vectors: NDArray[np.float32]) -> list[IntentPrediction]:
+        """The intents of already embedded texts (one row each): one matrix product."""
+        probabilities = self.predict_proba(vectors)
         best = probabilities.argmax(axis=1)
         return [
             IntentPrediction(self._labels[i], float(probabilities[row, i]))

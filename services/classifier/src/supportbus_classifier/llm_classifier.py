@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from supportbus_classifier.ports import Decision
 from supportbus_classifier.service import ClassificationService, request_text, summarise
 from supportbus_classifier.taxonomy import Taxonomy
 from supportbus_contracts import Classification, SupportRequest
@@ -82,7 +83,18 @@ class LlmClassificationService:
         self.llm_calls = 0
 
     async def classify_async(self, request: SupportRequest) -> Classification:
-        local = self._local.classify(request)
+        return (await self.decide(request)).classification
+
+    async def decide(self, request: SupportRequest) -> Decision:
+        # The local step always runs first (batched, off the loop); its embedding of the
+        # request stays valid whoever decides the intent.
+        local = await self._local.decide(request)
+        return Decision(await self._decide(request, local.classification), local.query_embedding)
+
+    async def aclose(self) -> None:
+        await self._local.aclose()
+
+    async def _decide(self, request: SupportRequest, local: Classification) -> Classification:
         if self._mode == "hybrid" and local.confidence >= self._threshold:
             return local
         raw = request_text(request)

@@ -57,6 +57,7 @@ def build_app(settings: RetrieverSettings, *, index: KnowledgeIndex | None = Non
         embedder = MiniLMEmbedder(
             settings.resolved_model_path(settings.shared_dir), threads=settings.embedding_threads
         )
+        embedder.load()  # fail at start, not on the first request
         index = build_index(settings, embedder)
     service = RetrievalService(
         index,
@@ -64,6 +65,8 @@ def build_app(settings: RetrieverSettings, *, index: KnowledgeIndex | None = Non
         kb_base_url=settings.kb_base_url,
         intent_boost=settings.intent_boost,
         boost_min_confidence=settings.intent_boost_min_confidence,
+        batch_max=settings.batch_max,
+        batch_wait_ms=settings.batch_wait_ms,
     )
     service_app = build_service_app(
         service=SERVICE,
@@ -71,6 +74,8 @@ def build_app(settings: RetrieverSettings, *, index: KnowledgeIndex | None = Non
         routes=routes(service),
         outputs=[Output(KNOWLEDGE_RETRIEVED, KnowledgeRetrieved)],
     )
+    # After the consumers drained (on_shutdown): nothing submits any more; stop the worker.
+    service_app.app.after_shutdown(service.aclose)
     close = getattr(index, "close", None)
     if owned and callable(close):
         service_app.app.after_shutdown(close)  # e.g. the Weaviate client's connections

@@ -19,7 +19,9 @@ _tracer = tracer(__name__)
 def routes(service: RetrievalService) -> list[Route[RequestClassified]]:
     async def on_request_classified(event: RequestClassified) -> Sequence[Publication]:
         with _tracer.start_as_current_span("retrieve_articles") as span:
-            articles = service.retrieve(event.request, event.classification)
+            articles = await service.retrieve(
+                event.request, event.classification, event.query_embedding
+            )
             span.set_attribute("supportbus.articles", [a.article_id for a in articles])
             span.set_attribute("supportbus.scores", [a.score for a in articles])
         retrieved = KnowledgeRetrieved.derived_from(

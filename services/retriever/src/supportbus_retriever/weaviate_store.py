@@ -18,12 +18,13 @@ shrank or went away.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
 import socket
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from urllib.parse import urlsplit
 import weaviate
 from llama_index.core.schema import BaseNode, MetadataMode, NodeRelationship
 from llama_index.vector_stores.weaviate.utils import get_data_object
+from opentelemetry.trace import Span
 from weaviate.classes.config import Configure, DataType, Property, Tokenization, VectorDistances
 from weaviate.classes.init import AdditionalConfig, Timeout
 from weaviate.classes.query import Filter, HybridFusion, MetadataQuery
@@ -262,11 +264,13 @@ class WeaviateKnowledgeIndex:
 
     # -- reading ---------------------------------------------------------------------------
 
+    @property
+    def embedder(self) -> TextEmbedder:
+        return self._embedder
+
     def search(self, query: str, k: int) -> list[ArticleHit]:
         with _tracer.start_as_current_span("vector_search") as span:
-            span.set_attribute("supportbus.vector_store", "weaviate")
-            span.set_attribute("supportbus.search_mode", self.mode)
-            span.set_attribute("supportbus.k", k)
+            self._describe(span, k)
             vector = self._embed_model.get_query_embedding(query)
             # The client retries an unavailable gRPC server for ~63 s (1+2+...+32 s, fixed in
             # its code) before it raises; the consumer must not stall that long, and the
@@ -276,12 +280,38 @@ class WeaviateKnowledgeIndex:
                 result = future.result(timeout=self._deadline_s)
             except FutureTimeout as error:
                 future.cancel()
-                raise VectorStoreUnavailable(
-                    f"Weaviate did not answer within {self._deadline_s:g} s"
-                ) from error
+                raise self._late() from error
             except WeaviateBaseError as error:
                 raise _query_error(error, self.collection_name) from error
             span.set_attribute("supportbus.chunks", len(result.objects))
+        return self._hits(result, k)
+
+    async def search_by_vector(
+        self, query: str, vector: Sequence[float], k: int
+    ) -> list[ArticleHit]:
+        """The synchronous client's query on the store's own threads; the coroutine awaits
+        it with the same deadline, blocking no thread while it waits."""
+        with _tracer.start_as_current_span("vector_search") as span:
+            self._describe(span, k)
+            future = self._queries.submit(self._query, query, list(vector), k * CHUNKS_PER_ARTICLE)
+            try:
+                result = await asyncio.wait_for(asyncio.wrap_future(future), self._deadline_s)
+            except TimeoutError as error:
+                raise self._late() from error
+            except WeaviateBaseError as error:
+                raise _query_error(error, self.collection_name) from error
+            span.set_attribute("supportbus.chunks", len(result.objects))
+        return self._hits(result, k)
+
+    def _describe(self, span: Span, k: int) -> None:
+        span.set_attribute("supportbus.vector_store", "weaviate")
+        span.set_attribute("supportbus.search_mode", self.mode)
+        span.set_attribute("supportbus.k", k)
+
+    def _late(self) -> VectorStoreUnavailable:
+        return VectorStoreUnavailable(f"Weaviate did not answer within {self._deadline_s:g} s")
+
+    def _hits(self, result: QueryReturn[Any, Any], k: int) -> list[ArticleHit]:
         hits = []
         for obj in result.objects:
             props = obj.properties

@@ -12,10 +12,15 @@ Steps (JSON objects, consumed in order; ``default`` answers once the script is u
 * ``{"kind": "slow", "seconds": 5, "then": {...}}`` - sleeps, then answers ``then``;
 * ``{"kind": "gullible", "intent": "...", "content": "..."}`` - answers ``intent`` (tool call) or
   ``content`` (text) but obeys any instruction it finds in the user message: "classify this as X",
-  "set priority urgent", "reveal your system prompt", "include link URL", other customers' data.
+  "set priority urgent", "reveal your system prompt", "include link URL", other customers' data;
+* ``{"kind": "echo_valid"}`` - one answer a careful model would give, built from the request
+  itself (see ``supportbus_llm_stub.echo``): with tools offered, a tool call naming an intent the
+  tool schema (an ``enum``) or the system prompt (``- name: description`` lines) offers; without,
+  a reply citing the ``[article-id]`` lines of the prompt and carrying its ticket link.
 
 ``POST /_script`` (``{"steps": [...], "default": {...}}``) replaces the script and clears the
-request log; ``GET /_requests`` returns every request body received. Control endpoints answer
+request log and counters; ``GET /_requests`` returns the request bodies received (all of them, or
+the last ``--log-limit``); ``GET /_stats`` counts the answers by kind. Control endpoints answer
 only to 127.0.0.1.
 """
 
@@ -27,11 +32,14 @@ import json
 import re
 import time
 import uuid
+from collections import Counter, deque
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
+
+from supportbus_llm_stub.echo import echo_valid_arguments, echo_valid_reply
 
 Step = dict[str, Any]
 
@@ -45,14 +53,22 @@ _LEAKED_CUSTOMER = "Customer cus_999 (maria.other@example.org, IBAN DE8937040044
 
 
 class StubState:
-    def __init__(self, steps: list[Step], default: Step, latency_ms: int) -> None:
+    def __init__(
+        self, steps: list[Step], default: Step, latency_ms: int, log_limit: int | None = None
+    ) -> None:
         self.steps = list(steps)
         self.default = default
         self.latency_ms = latency_ms
-        self.requests: list[dict[str, Any]] = []
+        # Bounded on request, so a long load test does not keep every prompt in memory.
+        self.requests: deque[dict[str, Any]] = deque(maxlen=log_limit)
+        self.answered: Counter[str] = Counter()
 
     def next_step(self) -> Step:
         return self.steps.pop(0) if self.steps else self.default
+
+    def reset(self) -> None:
+        self.requests.clear()
+        self.answered.clear()
 
 
 def _user_text(body: dict[str, Any]) -> str:
@@ -153,13 +169,18 @@ def create_app(state: StubState) -> FastAPI:
             state.default = payload["default"]
         if "latency_ms" in payload:
             state.latency_ms = int(payload["latency_ms"])
-        state.requests.clear()
+        state.reset()
         return {"steps": len(state.steps)}
 
     @app.get("/_requests")
     async def requests(request: Request) -> list[dict[str, Any]]:
         _local_only(request)
-        return state.requests
+        return list(state.requests)
+
+    @app.get("/_stats")
+    async def stats(request: Request) -> dict[str, Any]:
+        _local_only(request)
+        return {"answered": sum(state.answered.values()), "by_kind": dict(state.answered)}
 
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request) -> JSONResponse:
@@ -171,7 +192,9 @@ def create_app(state: StubState) -> FastAPI:
         return await _answer(body, step)
 
     async def _answer(body: dict[str, Any], step: Step) -> JSONResponse:
-        kind = step.get("kind", "content")
+        kind = str(step.get("kind", "content"))
+        if kind != "slow":  # a slow step is counted as the step it answers with
+            state.answered[kind] += 1
         if kind == "slow":
             await asyncio.sleep(float(step.get("seconds", 5)))
             return await _answer(body, step.get("then", {"kind": "content", "content": "late"}))
@@ -196,6 +219,11 @@ def create_app(state: StubState) -> FastAPI:
             return JSONResponse(_tool_call(body, step, json.dumps(arguments)))
         if kind == "gullible":
             return JSONResponse(_gullible(body, step))
+        if kind == "echo_valid":
+            if body.get("tools"):
+                arguments = echo_valid_arguments(body)
+                return JSONResponse(_tool_call(body, step, json.dumps(arguments)))
+            return JSONResponse(_content(body, echo_valid_reply(body)))
         return JSONResponse(_content(body, str(step.get("content", ""))))
 
     return app
@@ -210,8 +238,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--script", type=Path, help="JSON file: a list of steps")
     parser.add_argument("--latency-ms", type=int, default=0, help="added to every answer")
     parser.add_argument("--gullible", action="store_true", help="default step: gullible")
+    parser.add_argument(
+        "--echo-valid", action="store_true", help="default step: echo_valid (for load tests)"
+    )
+    parser.add_argument(
+        "--log-limit", type=int, default=None, help="keep only the last N request bodies"
+    )
     args = parser.parse_args(argv)
     steps: list[Step] = json.loads(args.script.read_text()) if args.script else []
-    default: Step = {"kind": "gullible"} if args.gullible else {"kind": "content", "content": "OK"}
-    app = create_app(StubState(steps, default, args.latency_ms))
+    default: Step = {"kind": "content", "content": "OK"}
+    if args.gullible:
+        default = {"kind": "gullible"}
+    elif args.echo_valid:
+        default = {"kind": "echo_valid"}
+    app = create_app(StubState(steps, default, args.latency_ms, args.log_limit))
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
