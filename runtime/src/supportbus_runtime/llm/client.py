@@ -10,6 +10,7 @@ result which model answered, the tokens used and why the fallback was taken.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -110,22 +111,27 @@ class LlmClient:
             if settings.llm_fallback_model
             else None
         )
+        self._runnables: dict[tuple[int, type[BaseModel]], Any] = {}
         self.breaker = breaker or CircuitBreaker(
             failure_threshold=settings.llm_breaker_failures,
             cooldown_s=settings.llm_breaker_cooldown_s,
         )
 
+    def _structured_runnable(self, chat: ChatOpenAI, schema: type[BaseModel]) -> Any:
+        # Built once per model and schema: building it converts the schema to a tool each time.
+        key = (id(chat), schema)
+        runnable = self._runnables.get(key)
+        if runnable is None:
+            runnable = chat.with_structured_output(
+                schema, method="function_calling", include_raw=True
+            )
+            self._runnables[key] = runnable
+        return runnable
+
     # ------------------------------------------------------------------ prompt budget
     def messages(self, prompt: Prompt, *, extra_tokens: int = 0) -> tuple[list[BaseMessage], bool]:
         """The chat messages, the customer's text trimmed so prompt + answer fit the budget."""
-        fixed = (
-            count_tokens(prompt.system)
-            + count_tokens(prompt.before)
-            + count_tokens(prompt.after)
-            + count_tokens(wrap_untrusted(""))
-            + 2 * _MESSAGE_OVERHEAD_TOKENS
-            + extra_tokens
-        )
+        fixed = _fixed_tokens(prompt.system, prompt.before, prompt.after) + extra_tokens
         available = self._settings.llm_token_budget - self._settings.llm_max_tokens - fixed
         if available < _MIN_DATA_TOKENS:
             raise LlmPermanentError(
@@ -152,14 +158,10 @@ class LlmClient:
     async def structured(self, prompt: Prompt, schema: type[M]) -> LlmResult[M | None]:
         """One tool-calling answer parsed into ``schema``; ``value`` is None and ``parse_error``
         says why when the model's arguments were not valid JSON or did not fit the schema."""
-        schema_tokens = count_tokens(json.dumps(schema.model_json_schema()))
-        messages, trimmed = self.messages(prompt, extra_tokens=schema_tokens)
+        messages, trimmed = self.messages(prompt, extra_tokens=_schema_tokens(schema))
 
         async def call(chat: ChatOpenAI) -> tuple[M | None, AIMessage, str | None]:
-            runnable = chat.with_structured_output(
-                schema, method="function_calling", include_raw=True
-            )
-            out: dict[str, Any] = await runnable.ainvoke(messages)
+            out: dict[str, Any] = await self._structured_runnable(chat, schema).ainvoke(messages)
             parsed = out.get("parsed")
             error = out.get("parsing_error")
             value = parsed if isinstance(parsed, schema) else None
@@ -283,3 +285,21 @@ def _text(message: AIMessage) -> str:
     if isinstance(content, str):
         return content
     return "".join(part if isinstance(part, str) else str(part.get("text", "")) for part in content)
+
+
+# The instructions, the framing and a schema are the same on every call: count them once. The
+# customer's text is never cached.
+@functools.lru_cache(maxsize=64)
+def _fixed_tokens(system: str, before: str, after: str) -> int:
+    return (
+        count_tokens(system)
+        + count_tokens(before)
+        + count_tokens(after)
+        + count_tokens(wrap_untrusted(""))
+        + 2 * _MESSAGE_OVERHEAD_TOKENS
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _schema_tokens(schema: type[BaseModel]) -> int:
+    return count_tokens(json.dumps(schema.model_json_schema()))
