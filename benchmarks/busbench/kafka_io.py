@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from busbench.progress import Counter as ProgressCounter
 from supportbus_contracts.envelope import Event
 from supportbus_runtime.broker import PRODUCER_MAX_REQUEST_BYTES, EventRecord
-from supportbus_runtime.topicreader import FETCH_BYTES, topic_partitions
+from supportbus_runtime.topicreader import FETCH_BYTES, read_topics, topic_partitions
 
 
 async def start_producer(bootstrap: str) -> AIOKafkaProducer:
@@ -182,45 +182,27 @@ async def count_relayed(
     """Reads ``topic`` until ``expected`` distinct keys arrived (or the timeout or a stall),
     noting the first and last record timestamps (set by the relay's producer as it sent);
     ``on_first`` is called when the first record shows up (the relay is past its start)."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        max_partition_fetch_bytes=FETCH_BYTES,
-        fetch_max_wait_ms=100,
-    )
-    await consumer.start()
     count = RelayCount()
     progress = ProgressCounter(label, expected)
-    try:
-        partitions = await topic_partitions(bootstrap, [topic])
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        deadline = time.monotonic() + timeout_s
+    last_new = time.monotonic()
+
+    def finished() -> bool:  # every key seen, or nothing new for stall_s
+        return len(count.distinct) >= expected or time.monotonic() - last_new > stall_s
+
+    records = read_topics(bootstrap, [topic], deadline_s=timeout_s, done=finished)
+    async for record in records:
+        if count.mark_ms is None:  # the relay is past its start
+            count.mark_ms = int(time.time() * 1000)
+            if on_first is not None:
+                on_first()
+        count.records += 1
+        count.distinct.add(record.key or b"")
+        ts = record.timestamp
+        if ts >= count.mark_ms:
+            count.after_mark += 1
+        first, last = count.first_ts_ms, count.last_ts_ms
+        count.first_ts_ms = ts if first is None else min(ts, first)
+        count.last_ts_ms = ts if last is None else max(ts, last)
         last_new = time.monotonic()
-        while len(count.distinct) < expected:
-            now = time.monotonic()
-            if now > deadline or now - last_new > stall_s:
-                break
-            batch = await consumer.getmany(timeout_ms=200)
-            if batch and count.mark_ms is None:
-                count.mark_ms = int(time.time() * 1000)
-                if on_first is not None:
-                    on_first()
-            for records in batch.values():
-                for record in records:
-                    count.records += 1
-                    count.distinct.add(record.key or b"")
-                    ts = record.timestamp
-                    if count.mark_ms is not None and ts >= count.mark_ms:
-                        count.after_mark += 1
-                    first, last = count.first_ts_ms, count.last_ts_ms
-                    count.first_ts_ms = ts if first is None else min(ts, first)
-                    count.last_ts_ms = ts if last is None else max(ts, last)
-            if batch:
-                last_new = time.monotonic()
-                progress.update(len(count.distinct))
-    finally:
-        await consumer.stop()
+        progress.update(len(count.distinct))
     return count
