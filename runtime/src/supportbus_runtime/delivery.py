@@ -32,6 +32,7 @@ from aiokafka.errors import KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from prometheus_client import Gauge
 from tenacity import (
     AsyncRetrying,
     stop_after_attempt,
@@ -115,6 +116,7 @@ class EventConsumer(Generic[E]):
         self._retries = self.metrics.retries.labels(**self._labels)
         self._publish_retries = self.metrics.publish_retries.labels(**self._labels)
         self._handler_seconds = self.metrics.handler_seconds.labels(**self._labels)
+        self._lag: dict[int, Gauge] = {}
         self._subscriber: Any = None
         self._dispatcher: KeyOrderedDispatcher | None = None
         self._outage = OutageLog(log, f"{service}: publishing")
@@ -185,9 +187,13 @@ class EventConsumer(Generic[E]):
         if isinstance(consumer, AIOKafkaConsumer):
             highwater = consumer.highwater(TopicPartition(record.topic, record.partition))
             if highwater is not None:
-                self.metrics.consumer_lag.labels(
-                    **self._labels, partition=str(record.partition)
-                ).set(max(highwater - record.offset - 1, 0))
+                gauge = self._lag.get(record.partition)
+                if gauge is None:
+                    gauge = self.metrics.consumer_lag.labels(
+                        **self._labels, partition=str(record.partition)
+                    )
+                    self._lag[record.partition] = gauge
+                gauge.set(max(highwater - record.offset - 1, 0))
 
     # -- one record, in its own task ---------------------------------------------------------
 
