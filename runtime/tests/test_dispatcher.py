@@ -235,3 +235,22 @@ async def test_shutdown_takes_nothing_new_and_commits_what_finished() -> None:
     await dispatcher.close()
     assert consumer.committed(P0) == 20
     assert not dispatcher.submit(P0, 20, b"late", "late")
+
+
+async def test_load_reports_records_in_flight_paused_and_assigned_partitions() -> None:
+    reports: list[tuple[int, int, int]] = []
+    gate = asyncio.Event()
+    dispatcher = KeyOrderedDispatcher(
+        FakeConsumer(),
+        Recorder(gates={"0": gate}),
+        DispatchLimits(max_in_flight=1, commit_interval_s=3600),
+        on_load=lambda *load: reports.append(load),
+    )
+    dispatcher.assigned({P0, P1})
+    dispatcher.submit(P0, 0, b"a", "0")
+    assert reports[-1] == (1, 2, 2)  # full: both partitions paused
+    gate.set()
+    await _settle(dispatcher)
+    assert reports[-1] == (0, 0, 2)
+    await dispatcher.revoked({P0})
+    assert reports[-1] == (0, 0, 1)

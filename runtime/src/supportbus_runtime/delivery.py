@@ -144,11 +144,13 @@ class EventConsumer(Generic[E]):
         if self._dispatcher is None and isinstance(consumer, AIOKafkaConsumer):
             gauge_in_flight = self.metrics.in_flight.labels(**self._labels)
             gauge_paused = self.metrics.paused_partitions.labels(**self._labels)
+            gauge_assigned = self.metrics.assigned_partitions.labels(**self._labels)
             commits = self.metrics.commits.labels(**self._labels)
 
-            def on_load(in_flight: int, paused: int) -> None:
+            def on_load(in_flight: int, paused: int, assigned: int) -> None:
                 gauge_in_flight.set(in_flight)
                 gauge_paused.set(paused)
+                gauge_assigned.set(assigned)
 
             self._dispatcher = KeyOrderedDispatcher(
                 consumer,

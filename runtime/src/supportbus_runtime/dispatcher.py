@@ -80,14 +80,15 @@ class KeyOrderedDispatcher:
         *,
         name: str = "consumer",
         on_commit: Callable[[int], None] | None = None,
-        on_load: Callable[[int, int], None] | None = None,
+        on_load: Callable[[int, int, int], None] | None = None,
     ) -> None:
         self._consumer = consumer
         self._process = process
         self._limits = limits
         self._name = name
         self._on_commit = on_commit
-        self._on_load = on_load  # (records in flight, partitions paused), for metrics
+        # (records in flight, partitions paused, partitions assigned), for metrics
+        self._on_load = on_load
         self._partitions: dict[TopicPartition, _Partition] = {}
         self._lanes: dict[Hashable, asyncio.Task[None]] = {}
         self._paused: set[TopicPartition] = set()
@@ -213,7 +214,7 @@ class KeyOrderedDispatcher:
 
     def _report_load(self) -> None:
         if self._on_load is not None:
-            self._on_load(self._in_flight, len(self._paused))
+            self._on_load(self._in_flight, len(self._paused), len(self._partitions))
 
     # -- commits -----------------------------------------------------------------------------
 

@@ -55,6 +55,12 @@ class DeliveryMetrics:
             labels,
             registry=self.registry,
         )
+        self.assigned_partitions = Gauge(
+            "supportbus_assigned_partitions",
+            "Partitions this process currently owns in its consumer group",
+            labels,
+            registry=self.registry,
+        )
         self.commits = Counter(
             "supportbus_partition_commits_total",
             "Partition offsets committed (one per partition per commit)",
