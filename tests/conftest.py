@@ -138,3 +138,22 @@ def weaviate_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Weavia
         yield server.endpoint
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def toxiproxy_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Toxiproxy API URL: TOXIPROXY_URL when set, otherwise a local server this project
+    builds once (cached in ~/.cache/supportbus) and starts on a free port. Tests share it and
+    keep apart by creating their own proxies. (traffic() needs a server with -proxy-metrics.)"""
+    from supportbus_cli.toxiproxy import LocalToxiproxy
+
+    external = os.environ.get("TOXIPROXY_URL")
+    if external:
+        yield external
+        return
+    server = LocalToxiproxy(tmp_path_factory.mktemp("toxiproxy"), CliSettings().cache_dir)
+    server.start()
+    try:
+        yield server.api_url
+    finally:
+        server.stop()

@@ -4,19 +4,18 @@ consumers that note when each answer, dead letter or relayed record is seen."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, ConsumerRecord
 
 from busbench.progress import Counter as ProgressCounter
 from supportbus_contracts.envelope import Event
 from supportbus_runtime.broker import PRODUCER_MAX_REQUEST_BYTES, EventRecord
-from supportbus_runtime.topicreader import FETCH_BYTES, read_topics, topic_partitions
+from supportbus_runtime.topicreader import TopicTail, read_topics
 
 
 async def start_producer(bootstrap: str) -> AIOKafkaProducer:
@@ -110,52 +109,28 @@ class TopicWatcher:
     whole life of a stack: response.ready answers and dead letters (key = request_id)."""
 
     def __init__(self, bootstrap: str, responses: str, dead_letters: Sequence[str]) -> None:
-        self._bootstrap = bootstrap
         self._responses = responses
-        self._topics = [responses, *dead_letters]
         self.outcomes = Outcomes()
-        self._consumer: AIOKafkaConsumer | None = None
-        self._task: asyncio.Task[None] | None = None
+        # perf_counter: an answer's latency is taken against its publish time on the same clock.
+        self._tail = TopicTail(
+            bootstrap, [responses, *dead_letters], self._note, clock=time.perf_counter
+        )
+
+    def _note(self, record: ConsumerRecord[bytes, bytes], seen: float) -> None:
+        if record.topic == self._responses:
+            self.outcomes.note_response(record.value or b"", seen)
+        else:
+            key = (record.key or b"").decode("utf-8", errors="replace")
+            self.outcomes.dead.setdefault(key, record.topic)
 
     async def start(self) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap,
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_partition_fetch_bytes=FETCH_BYTES,
-            fetch_max_wait_ms=50,  # an answer is seen within ~50 ms of its write
-        )
-        await consumer.start()
-        partitions = await topic_partitions(self._bootstrap, self._topics)
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        self._consumer = consumer
-        self._task = asyncio.create_task(self._loop(consumer))
-
-    async def _loop(self, consumer: AIOKafkaConsumer) -> None:
-        while True:
-            batch = await consumer.getmany(timeout_ms=100)
-            seen = time.perf_counter()
-            for tp, records in batch.items():
-                for record in records:
-                    if tp.topic == self._responses:
-                        self.outcomes.note_response(record.value or b"", seen)
-                    else:
-                        key = (record.key or b"").decode("utf-8", errors="replace")
-                        self.outcomes.dead.setdefault(key, tp.topic)
+        await self._tail.start()
 
     def check(self) -> None:
-        if self._task is not None and self._task.done():
-            self._task.result()  # the watcher died: raise its error here
+        self._tail.check()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._consumer is not None:
-            await self._consumer.stop()
+        await self._tail.stop()
 
 
 @dataclass

@@ -1,16 +1,23 @@
 from __future__ import annotations
 
+import time
 import uuid
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
 from supportbus_contracts import (
+    Article,
     Classification,
+    KnowledgeRetrieved,
     QueryEmbedding,
     RequestClassified,
     RequestReceived,
     SupportRequest,
+    Ticket,
+    TicketCreated,
 )
 from supportbus_contracts.events import MAX_BODY_CHARS
 from supportbus_contracts.topics import all_topics, dead_letter_topic
@@ -71,6 +78,51 @@ def test_derived_event_id_is_deterministic_so_redelivery_is_recognisable() -> No
     )
 
 
+def test_deriving_twice_from_one_cause_gives_byte_identical_json_however_late() -> None:
+    cause = _received(subject="Card", email="ann@example.com")
+    first = RequestClassified.derived_from(
+        cause, producer="classifier", request=cause.request, classification=_classification()
+    )
+    time.sleep(0.005)  # a redelivery is handled later: the clock must not leak into the event
+    again = RequestClassified.derived_from(
+        cause, producer="classifier", request=cause.request, classification=_classification()
+    )
+    assert again.model_dump_json() == first.model_dump_json()
+    assert first.occurred_at == cause.occurred_at  # the time of the fact it rests on
+
+
+def test_a_derived_event_may_be_dated_by_its_own_fact() -> None:
+    cause = _received()
+    articles = [Article(article_id="kb-1", title="t", snippet="s", score=0.5)]
+    retrieved = KnowledgeRetrieved.derived_from(
+        cause,
+        producer="retriever",
+        request=cause.request,
+        classification=_classification(),
+        articles=articles,
+    )
+    opened = datetime(2026, 3, 1, 9, 30, 0, 123456, tzinfo=timezone(timedelta(hours=1)))
+    ticket = Ticket(ticket_id="TCK-1", url="http://h/TCK-1", status="open", created_at=opened)
+    created = TicketCreated.derived_from(
+        retrieved,
+        producer="ticketer",
+        occurred_at=ticket.created_at,
+        request=cause.request,
+        classification=_classification(),
+        articles=articles,
+        ticket=ticket,
+    )
+    assert created.occurred_at == opened
+    assert created.occurred_at.tzinfo == UTC
+    assert created.version == "1.1"
+    assert TicketCreated.model_validate_json(created.model_dump_json()) == created
+
+
+def test_a_ticket_without_a_creation_time_still_reads() -> None:
+    ticket = Ticket.model_validate({"ticket_id": "TCK-1", "url": "http://h/1", "status": "open"})
+    assert ticket.created_at is None
+
+
 def test_unknown_fields_from_a_newer_minor_version_are_ignored() -> None:
     payload = _received().model_dump(mode="json")
     payload["added_in_1_1"] = "something"
@@ -127,7 +179,7 @@ def test_event_id_is_a_uuid() -> None:
     assert isinstance(_received().event_id, uuid.UUID)
 
 
-def _classified(**fields: object) -> RequestClassified:
+def _classified(**fields: Any) -> RequestClassified:
     cause = _received(subject="  Card ", body="It never came\n")
     return RequestClassified.derived_from(
         cause,

@@ -8,7 +8,6 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
@@ -80,36 +79,9 @@ def _collect(
     )
 
 
-def _metric_sum(stack: Stack, process: str, series: str) -> float:
-    """A series summed over its labels, scraped from one process's /metrics (0 until it
-    answers)."""
-    try:
-        text = httpx.get(f"{stack.operations_url(process)}/metrics", timeout=5).text
-    except httpx.HTTPError:
-        return 0.0
-    return sum(
-        float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(series + "{")
-    )
-
-
 def _handled(stack: Stack, process: str) -> float:
     """supportbus_messages_handled_total scraped from one process's /metrics."""
-    return _metric_sum(stack, process, "supportbus_messages_handled_total")
-
-
-def _wait_until_assigned(stack: Stack, names: list[str], timeout_s: float = 120) -> None:
-    """Until each process reports partitions in supportbus_assigned_partitions."""
-    deadline = time.monotonic() + timeout_s
-    waiting = list(names)
-    while waiting:
-        assert time.monotonic() < deadline, f"no partitions assigned to {waiting}"
-        stack.check_alive()
-        waiting = [
-            name
-            for name in waiting
-            if _metric_sum(stack, name, "supportbus_assigned_partitions") <= 0
-        ]
-        time.sleep(0.2)
+    return stack.metric_sum(process, "supportbus_messages_handled_total")
 
 
 def test_200_requests_get_200_replies_and_200_distinct_tickets_with_two_of_some_services(
@@ -126,7 +98,7 @@ def test_200_requests_get_200_replies_and_200_distinct_tickets_with_two_of_some_
         replicas = [stack.add_replica("classifier"), stack.add_replica("ticketer")]
         # Publish once every process owns partitions: with records handled concurrently, a
         # replica still loading its model would otherwise find the work already done.
-        _wait_until_assigned(stack, ["classifier", "ticketer", *replicas])
+        stack.wait_until_assigned(["classifier", "ticketer", *replicas])
         started = time.perf_counter()
         asyncio.run(publish_requests(settings, lines, show_progress=False))
         found = _collect(kafka_bootstrap, topic_prefix, lines, timeout_s=300)

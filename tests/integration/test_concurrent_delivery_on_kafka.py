@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import pytest
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
 from supportbus_cli.settings import CliSettings
 from supportbus_contracts import Classification, RequestClassified, RequestReceived, SupportRequest
@@ -109,13 +109,19 @@ def _requests(keys: int, per_key: int) -> Records:
     return out
 
 
-async def _wait_for(topic: str, bootstrap: str, count: int, timeout_s: float = 120) -> list[bytes]:
+async def _records(
+    topic: str, bootstrap: str, count: int, timeout_s: float = 120
+) -> list[ConsumerRecord[bytes, bytes]]:
     deadline = time.monotonic() + timeout_s
     while True:
-        values = [r.value async for r in read_topics(bootstrap, [topic], idle_timeout_s=0.5)]
-        if len(values) >= count or time.monotonic() > deadline:
-            return values
+        records = [r async for r in read_topics(bootstrap, [topic], idle_timeout_s=0.5)]
+        if len(records) >= count or time.monotonic() > deadline:
+            return records
         await asyncio.sleep(0.5)
+
+
+async def _wait_for(topic: str, bootstrap: str, count: int, timeout_s: float = 120) -> list[bytes]:
+    return [r.value for r in await _records(topic, bootstrap, count, timeout_s)]
 
 
 async def _committed(bootstrap: str, group: str, topic: str) -> dict[int, int | None]:
@@ -180,35 +186,97 @@ async def test_records_in_flight_never_exceed_max_in_flight(
     assert paused == 0  # drained: fetching resumed everywhere
 
 
+RawHeaders = list[tuple[str, bytes | None]]
+
+
+async def _publish_raw(
+    bootstrap: str, topic: str, key: bytes, value: bytes, headers: RawHeaders
+) -> None:
+    """Straight through aiokafka: FastStream's publish takes a dict of text headers, so it can
+    neither repeat a header nor send bytes that are not UTF-8, as other producers can."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value, key=key, headers=headers)
+    finally:
+        await producer.stop()
+
+
 @pytest.mark.parametrize(
     "headers",
     [
-        {"content-type": "application/json"},
-        {"content-type": "text/plain"},
-        {"content-type": "application/octet-stream"},
-        {"content-type": "\u0000garbage/\u00ff"},
-        {},
+        [("content-type", b"application/json")],
+        [("content-type", b"text/plain")],
+        [("content-type", b"application/octet-stream")],
+        [("content-type", "\u0000garbage/\u00ff".encode())],
+        [],
+        [("content-type", b"application/json"), ("content-type", b"text/plain")],
+        [("content-type", b"\xff\xfe")],
+        [("content-type", b"application/json"), ("x-origin", b"\xff\xfeweb\x80")],
+        [("correlation_id", b"\xff\xfe\xfd")],
+        [("x-empty", None)],
     ],
-    ids=["json", "text", "binary", "garbage", "missing"],
+    ids=[
+        "json",
+        "text",
+        "binary",
+        "garbage",
+        "missing",
+        "content-type-twice",
+        "content-type-not-utf8",
+        "other-header-not-utf8",
+        "correlation-id-not-utf8",
+        "null-header-value",
+    ],
 )
-async def test_malformed_record_is_dead_lettered_whatever_its_content_type(
-    kafka_bootstrap: str, topic_prefix: str, headers: dict[str, str]
+async def test_malformed_record_is_dead_lettered_whatever_its_headers(
+    kafka_bootstrap: str, topic_prefix: str, headers: RawHeaders
 ) -> None:
     settings = _settings(kafka_bootstrap, topic_prefix)
     await ensure_topics(kafka_bootstrap, [settings.topic(IN)], partitions=1)
     good = _requests(keys=1, per_key=1)[0]
     async with _service(settings, SlowHandler(delay_s=0)):
-        await _publish(
-            kafka_bootstrap,
-            settings.topic(IN),
-            [(b"req-bad", b"{not json", headers), good],
-        )
-        letters = await _wait_for(settings.topic(IN) + ".dlq", kafka_bootstrap, 1)
+        await _publish_raw(kafka_bootstrap, settings.topic(IN), b"req-bad", b"{not json", headers)
+        await _publish(kafka_bootstrap, settings.topic(IN), [good])
+        letters = await _records(settings.topic(IN) + ".dlq", kafka_bootstrap, 1)
         outputs = await _wait_for(settings.topic(OUT), kafka_bootstrap, 1)
-    assert letters == [b"{not json"]
+    assert [letter.value for letter in letters] == [b"{not json"]
+    assert dict(letters[0].headers)["x-dlq-error-type"] == b"MalformedJson"
+    # The original headers travel with the dead letter: a repeated one by its last value (as
+    # Kafka clients read it), bytes that are not UTF-8 as text with replacement characters.
+    expected = {name: (value or b"").decode("utf-8", errors="replace") for name, value in headers}
+    kept = dict(letters[0].headers)
+    assert {name: kept[name].decode() for name in expected} == expected
     assert len(outputs) == 1
     ends = await _end_offsets(kafka_bootstrap, settings.topic(IN))
     committed = await _committed(
         kafka_bootstrap, settings.effective_group_id("slow"), settings.topic(IN)
     )
     assert committed == ends == {0: 2}
+
+
+async def test_valid_record_with_repeated_and_undecodable_headers_is_answered(
+    kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    settings = _settings(kafka_bootstrap, topic_prefix)
+    await ensure_topics(kafka_bootstrap, [settings.topic(IN)], partitions=1)
+    key, value, _ = _requests(keys=1, per_key=1)[0]
+    headers: RawHeaders = [
+        ("content-type", b"application/json"),
+        ("content-type", b"text/plain"),
+        ("correlation_id", b"\xff\xfe"),
+        ("x-origin", b"\x80web"),
+        ("x-empty", None),
+    ]
+    handler = SlowHandler(delay_s=0)
+    async with _service(settings, handler):
+        await _publish_raw(kafka_bootstrap, settings.topic(IN), key, value, headers)
+        outputs = await _wait_for(settings.topic(OUT), kafka_bootstrap, 1)
+    assert len(outputs) == 1
+    assert RequestClassified.model_validate_json(outputs[0]).request_id == key.decode()
+    assert handler.seen == {key.decode(): [0]}
+    assert await _wait_for(settings.topic(IN) + ".dlq", kafka_bootstrap, 0, timeout_s=0) == []
+    committed = await _committed(
+        kafka_bootstrap, settings.effective_group_id("slow"), settings.topic(IN)
+    )
+    assert committed == {0: 1}

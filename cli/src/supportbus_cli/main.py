@@ -20,6 +20,7 @@ from supportbus_classifier.training import (
     stratified_split,
 )
 from supportbus_cli import artifacts
+from supportbus_cli.chaos.command import register as register_chaos
 from supportbus_cli.dlq import list_dead_letters, redrive
 from supportbus_cli.evaluation import evaluate_classifier, retrieval_eval
 from supportbus_cli.kb_command import register as register_kb
@@ -57,6 +58,7 @@ index_app = typer.Typer(help="The retriever's knowledge index.", no_args_is_help
 data_app = typer.Typer(help="Datasets.", no_args_is_help=True)
 register_trace(app)
 register_kb(app)
+register_chaos(app)
 for sub, name in (
     (eval_app, "eval"),
     (dlq_app, "dlq"),

@@ -35,6 +35,8 @@ class StackConfig:
     env: dict[str, str] = field(default_factory=dict)
     # Where the processes write their spans (the "file" exporter); None: no tracing.
     traces_dir: Path | None = None
+    # Where the ticketer reaches the helpdesk, when not directly (e.g. through a fault proxy).
+    ticketer_helpdesk_url: str | None = None
 
     @property
     def helpdesk_url(self) -> str:
@@ -66,8 +68,14 @@ class ManagedProcess:
         self._env = env
         self.log_path = log_path
         self._process: subprocess.Popen[bytes] | None = None
+        # Exits we caused (SIGKILL, stop): any other exit is a process that died on its own.
+        self.killed = 0
+        self.starts = 0
+        self._expected_exit = False
 
     def start(self) -> None:
+        self._expected_exit = False
+        self.starts += 1
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self._process = subprocess.Popen(
@@ -96,10 +104,18 @@ class ManagedProcess:
     def kill_hard(self) -> None:
         """SIGKILL: no shutdown hooks, no final commit (what a crash looks like)."""
         if self._process is not None and self.alive:
+            self._expected_exit = True
             self._process.send_signal(signal.SIGKILL)
             self._process.wait(timeout=10)
+            self.killed += 1
+
+    @property
+    def died(self) -> bool:
+        """Exited without being killed or stopped by us (a crash of its own)."""
+        return self.returncode is not None and not self._expected_exit
 
     def stop(self, timeout: float = 20.0) -> None:
+        self._expected_exit = True
         if self._process is not None:
             terminate_group(self._process, grace_s=timeout)
 
@@ -137,8 +153,13 @@ class Stack:
 
     def _service_process(self, service: str, name: str) -> ManagedProcess:
         env = {**self._base_env, **_service_env(self.config, service, self.http_ports[name])}
+        # Static membership: a process restarted under its name gets its partitions back at
+        # once, instead of the group waiting out the dead member's session.
+        env[f"{service.upper()}_GROUP_INSTANCE_ID"] = name
         if service == "ticketer":
-            env["TICKETER_HELPDESK_URL"] = self.config.helpdesk_url
+            env["TICKETER_HELPDESK_URL"] = (
+                self.config.ticketer_helpdesk_url or self.config.helpdesk_url
+            )
         return ManagedProcess(
             name,
             [sys.executable, "-m", f"supportbus_{service}.main"],
@@ -209,6 +230,35 @@ class Stack:
 
     def operations_url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.http_ports[service]}"
+
+    def metric_sum(self, process: str, series: str) -> float:
+        """A series summed over its labels, scraped from one process's /metrics (0 while it
+        does not answer)."""
+        try:
+            text = httpx.get(f"{self.operations_url(process)}/metrics", timeout=5).text
+        except httpx.HTTPError:
+            return 0.0
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith(series + "{")
+        )
+
+    def wait_until_assigned(self, names: list[str] | None = None, timeout_s: float = 120) -> None:
+        """Until each service process reports partitions (supportbus_assigned_partitions), so
+        the first records do not wait for a group still forming."""
+        deadline = time.monotonic() + timeout_s
+        waiting = list(names or [n for n in self.processes if n != "helpdesk"])
+        while waiting:
+            if time.monotonic() > deadline:
+                raise StackError(f"no partitions assigned to {waiting} within {timeout_s:.0f} s")
+            self.check_alive()
+            waiting = [
+                name
+                for name in waiting
+                if self.metric_sum(name, "supportbus_assigned_partitions") <= 0
+            ]
+            time.sleep(0.2)
 
     def ticket_count(self) -> int:
         response = httpx.get(

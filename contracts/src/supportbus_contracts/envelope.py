@@ -1,10 +1,14 @@
 """The envelope every supportbus event carries.
 
 Identity rules (why they matter): ``request_id`` is the case key and the Kafka message key on
-every topic, so all events of one request land in the same partition, in order. Derived events get
-a *deterministic* ``event_id`` (a UUIDv5 of the cause and the event type), so an event that is
-redelivered and handled again yields the very same output event, which consumers can recognise as
-a duplicate by ``event_id`` alone.
+every topic, so all events of one request land in the same partition, in order. Derived events are
+*deterministic* functions of their cause: the ``event_id`` is a UUIDv5 of the cause's id and the
+event type, and ``occurred_at`` is the time of the fact the event rests on (the cause's, unless the
+producer names a time of its own that is just as fixed, such as the ticket's creation time). So a
+record that is redelivered and handled again yields the same output event, which consumers can
+recognise as a duplicate by ``event_id`` alone. With the embedded models it is byte-identical
+(same JSON); with an LLM provider the event_id, ticket and request fields are the same but the
+model's text may differ.
 """
 
 from __future__ import annotations
@@ -85,10 +89,24 @@ class Event(Contract):
         return default
 
     @classmethod
-    def derived_from(cls, cause: Event, *, producer: str, **payload: Any) -> Self:
-        """Build the event that ``cause`` leads to, with a deterministic id and the same case."""
+    def derived_from(
+        cls,
+        cause: Event,
+        *,
+        producer: str,
+        occurred_at: datetime | None = None,
+        **payload: Any,
+    ) -> Self:
+        """Build the event that ``cause`` leads to, in the same case, deterministically.
+
+        The id is a UUIDv5 of the cause's id and this event's type; ``occurred_at`` is the
+        cause's unless the caller passes the time of its own fact (it must be as fixed as the
+        fact, never the clock). Handling a redelivered cause again therefore yields the same
+        event, byte for byte when the payload is the same."""
         return cls(
             event_id=uuid.uuid5(EVENT_ID_NAMESPACE, f"{cause.event_id}/{cls.event_type()}"),
+            # Not now(): a redelivery handled a minute later must not date the same fact anew.
+            occurred_at=cause.occurred_at if occurred_at is None else occurred_at,
             request_id=cause.request_id,
             correlation_id=cause.correlation_id,
             causation_id=cause.event_id,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, FiniteFloat
+from pydantic import AwareDatetime, Field, FiniteFloat
 
 from supportbus_contracts.envelope import Contract, Event
 
@@ -96,6 +96,11 @@ class Ticket(Contract):
     ticket_id: Identifier
     url: str = Field(max_length=2_000)
     status: str = Field(max_length=32)
+    created_at: AwareDatetime | None = Field(
+        default=None,
+        description="Since 1.1, optional: when the ticketing system opened the ticket (the same "
+        "for every repeated request with the same idempotency key).",
+    )
 
 
 class RequestReceived(Event):
@@ -131,7 +136,16 @@ class KnowledgeRetrieved(Event):
 
 
 class TicketCreated(Event):
+    """A ticket was opened; ``occurred_at`` is the ticket's creation time when the ticketing
+    system gives one."""
+
     type: Literal["support.ticket.created"] = "support.ticket.created"
+    # 1.1 added ticket.created_at.
+    version: str = Field(
+        default="1.1",
+        pattern=r"^1\.[0-9]+$",
+        description="Schema version MAJOR.MINOR; the major is also in the topic name.",
+    )
     request: SupportRequest
     classification: Classification
     articles: list[Article] = Field(max_length=20)
@@ -142,6 +156,12 @@ class ResponseReady(Event):
     """The reply to send to the customer on the channel they used."""
 
     type: Literal["support.response.ready"] = "support.response.ready"
+    # 1.1 added ticket.created_at.
+    version: str = Field(
+        default="1.1",
+        pattern=r"^1\.[0-9]+$",
+        description="Schema version MAJOR.MINOR; the major is also in the topic name.",
+    )
     request: SupportRequest
     classification: Classification
     ticket: Ticket

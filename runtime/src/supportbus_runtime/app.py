@@ -104,7 +104,7 @@ def build_service_app(
     )
     policy = delivery_policy(settings)
     consumers = []
-    for route in routes:
+    for index, route in enumerate(routes):
         consumer = EventConsumer(
             service=service,
             topic=settings.topic(route.topic),
@@ -115,7 +115,10 @@ def build_service_app(
             topic_prefix=settings.topic_prefix,
             metrics=metrics,
         )
-        consumer.subscribe(group_id=settings.effective_group_id(service))
+        consumer.subscribe(
+            group_id=settings.effective_group_id(service),
+            group_instance_id=_instance_id(settings.group_instance_id, index, len(routes)),
+        )
         consumers.append(consumer)
     consumed = [settings.topic(r.topic) for r in routes]
     topics = [
@@ -152,6 +155,14 @@ def build_service_app(
         routes=tuple(routes),
         outputs=tuple(outputs),
     )
+
+
+def _instance_id(name: str, index: int, routes: int) -> str | None:
+    """Each consumer of a process is its own group member: with several routes, each needs a
+    static name of its own, or the broker would fence all but one."""
+    if not name:
+        return None
+    return name if routes == 1 else f"{name}.{index}"
 
 
 def run_service(

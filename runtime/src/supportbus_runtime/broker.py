@@ -14,6 +14,7 @@ from faststream.kafka import KafkaBroker
 
 from supportbus_contracts.envelope import Event
 from supportbus_runtime.errors import TransientError
+from supportbus_runtime.records import readable_headers_parser
 from supportbus_runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,9 @@ def build_broker(
         middlewares=tuple(middlewares),
         # No dependency injection: handlers receive the message (see records.message_itself).
         apply_types=False,
+        # Records whose header values are not UTF-8 (or null) reach the delivery policy too,
+        # instead of failing in FastStream's parser and being skipped.
+        parser=readable_headers_parser,
     )
 
 

@@ -8,9 +8,9 @@ acknowledged. Many records are in flight at once, one key at a time in offset or
 are committed only up to the first unfinished record (:mod:`supportbus_runtime.dispatcher`), so a
 crash at any point means redelivery, never loss; handlers are idempotent so redelivery is harmless.
 
-A publish that fails (the broker is down, a leader moved) is retried in place, with backoff, for as
-long as it takes: the record stays in flight, its partition's commit waits for it, and once every
-slot is taken fetching pauses. An outage is logged once when it starts and once when it ends.
+A publish that fails (the broker is down, a leader moved) is retried in place until it is
+acknowledged (:mod:`supportbus_runtime.publishing`): the record stays in flight, its partition's
+commit waits for it, and once every slot is taken fetching pauses.
 
 Why not FastStream's ack policies: on Kafka, REJECT_ON_ERROR commits like ACK, and ``ack()``
 calls aiokafka's ``commit()`` without offsets, which commits every fetched position. We subscribe
@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -50,7 +49,7 @@ from supportbus_runtime.dispatcher import DispatchLimits, KeyOrderedDispatcher
 from supportbus_runtime.errors import RetryBudgetExhausted, TransientError
 from supportbus_runtime.logs import current_request_id
 from supportbus_runtime.metrics import DeliveryMetrics
-from supportbus_runtime.outage import OutageLog
+from supportbus_runtime.publishing import UntilAcknowledged
 from supportbus_runtime.rebalance import RebalanceListener
 from supportbus_runtime.records import message_itself, single_record
 from supportbus_runtime.telemetry import set_request_id
@@ -114,17 +113,23 @@ class EventConsumer(Generic[E]):
         # Bound once: a labels() lookup per record adds up at thousands of records a second.
         self._handled = self.metrics.handled.labels(**self._labels)
         self._retries = self.metrics.retries.labels(**self._labels)
-        self._publish_retries = self.metrics.publish_retries.labels(**self._labels)
         self._handler_seconds = self.metrics.handler_seconds.labels(**self._labels)
         self._lag: dict[int, Gauge] = {}
         self._subscriber: Any = None
         self._dispatcher: KeyOrderedDispatcher | None = None
-        self._outage = OutageLog(log, f"{service}: publishing")
+        self._publisher = UntilAcknowledged(
+            broker,
+            service=service,
+            retries=self.metrics.publish_retries.labels(**self._labels),
+            backoff_s=policy.publish_backoff_s,
+            max_backoff_s=policy.publish_max_backoff_s,
+        )
 
-    def subscribe(self, *, group_id: str) -> None:
+    def subscribe(self, *, group_id: str, group_instance_id: str | None = None) -> None:
         self._subscriber = self._broker.subscriber(
             self.topic,
             group_id=group_id,
+            group_instance_id=group_instance_id or None,
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
             # Fetch records up to twice the size we accept, so oversized ones reach us and are
@@ -261,7 +266,7 @@ class EventConsumer(Generic[E]):
         # Concurrently: one round trip for all outputs of a record, batched by the producer.
         await asyncio.gather(
             *(
-                self._send_until_acknowledged(
+                self._publisher.send(
                     EventRecord.of(p.event), topic=self._topic_prefix + p.topic
                 )
                 for p in publications
@@ -298,26 +303,5 @@ class EventConsumer(Generic[E]):
             headers[TRUNCATED_HEADER] = str(len(body))
             body = body[:_MAX_DEAD_LETTER_BYTES]
         dead = EventRecord(value=body, key=record.key, headers=headers, correlation_id=None)
-        await self._send_until_acknowledged(dead, topic=dead_letter_topic(self.topic))
+        await self._publisher.send(dead, topic=dead_letter_topic(self.topic))
         self.metrics.dead_letters.labels(**self._labels, error_type=error_type).inc()
-
-    async def _send_until_acknowledged(self, record: EventRecord, *, topic: str) -> None:
-        """Publish and wait for the acknowledgement, retrying with backoff until it comes."""
-        backoff = self._policy.publish_backoff_s
-        while True:
-            try:
-                await self._broker.publish(
-                    record.value,
-                    topic=topic,
-                    key=record.key,
-                    headers=record.headers,
-                    correlation_id=record.correlation_id,
-                )
-            except (TimeoutError, KafkaError, OSError) as error:
-                self._publish_retries.inc()
-                self._outage.failed(f"{topic}: {type(error).__name__}")
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self._policy.publish_max_backoff_s)
-            else:
-                self._outage.succeeded()
-                return

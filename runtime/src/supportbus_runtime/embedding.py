@@ -79,6 +79,9 @@ class MiniLMEmbedder:
                     f"cannot load the embedding model from {source}: {error}. Put the ONNX model "
                     "folder in place (see ../shared/README.md) or allow the download."
                 ) from error
+            # ONNX runtime plans its memory on the first run: pay that here, at start, before
+            # the consumer joins its group, not on the first record of a new assignment.
+            list(self._model.embed(["warm up", "a longer warm-up text of a few words"]))
 
     def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
         import numpy as np

@@ -71,6 +71,17 @@ class LocalServer:
         self._process = process
         atexit.register(self.stop)  # never leave an orphan server behind the interpreter
 
+    def kill_hard(self) -> int | None:
+        """SIGKILL the server's process group, as a crash would (fault injection); returns the
+        exit code (None if it was not running). ``start()`` may bring it back afterwards."""
+        process, self._process = self._process, None
+        atexit.unregister(self.stop)
+        if process is None or process.poll() is not None:
+            return None if process is None else process.returncode
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        return process.wait()
+
     def stop(self) -> None:
         """SIGTERM (the server flushes and closes), SIGKILL after 30 s; safe to repeat."""
         process, self._process = self._process, None

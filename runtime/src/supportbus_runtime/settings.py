@@ -37,6 +37,11 @@ class ServiceSettings(BaseSettings):
         default=True, description="Create the service's topics at start (explicitly, never auto)."
     )
     group_id: str = ""
+    # Static membership (KIP-345): a stable name per replica (a StatefulSet pod's name, or the
+    # process manager's slot). A replica restarted under the same name gets its partitions back
+    # at once instead of waiting out the dead member's session and a rebalance. Empty: dynamic
+    # membership. Two running replicas must never share a name (the broker fences one).
+    group_instance_id: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$", max_length=200)
     topic_prefix: str = Field(
         default="",
         pattern=r"^[A-Za-z0-9._-]*$",

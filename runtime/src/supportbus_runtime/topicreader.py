@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 
@@ -72,3 +74,67 @@ async def topic_partitions(bootstrap_servers: str, topics: Sequence[str]) -> lis
         if not item.get("error_code")
         for p in sorted(item.get("partitions", []), key=lambda p: p["partition"])
     ]
+
+
+RecordSink = Callable[[ConsumerRecord[bytes, bytes], float], None]
+
+
+class TopicTail:
+    """Follows topics from their start, without a consumer group, in a background task, and
+    hands each record to ``sink`` with the time (``clock()``) its batch arrived: what a tool
+    watching a running system's outputs needs (the benchmark, the chaos suite)."""
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topics: Sequence[str],
+        sink: RecordSink,
+        *,
+        clock: Callable[[], float] = time.time,
+        fetch_max_wait_ms: int = 50,
+    ) -> None:
+        self._bootstrap = bootstrap_servers
+        self._topics = list(topics)
+        self._sink = sink
+        self._clock = clock
+        self._fetch_max_wait_ms = fetch_max_wait_ms
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=FETCH_BYTES,
+            fetch_max_wait_ms=self._fetch_max_wait_ms,
+        )
+        await consumer.start()
+        partitions = await topic_partitions(self._bootstrap, self._topics)
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        self._consumer = consumer
+        self._task = asyncio.create_task(self._loop(consumer))
+
+    async def _loop(self, consumer: AIOKafkaConsumer) -> None:
+        while True:
+            # While the broker is away aiokafka reconnects inside getmany.
+            batch = await consumer.getmany(timeout_ms=100)
+            seen = self._clock()
+            for records in batch.values():
+                for record in records:
+                    self._sink(record, seen)
+
+    def check(self) -> None:
+        """Raise here what stopped the background task, if anything did."""
+        if self._task is not None and self._task.done():
+            self._task.result()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._consumer is not None:
+            await self._consumer.stop()

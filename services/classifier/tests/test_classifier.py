@@ -168,6 +168,42 @@ async def test_received_request_is_published_classified(taxonomy: Path) -> None:
     np.testing.assert_allclose(classified.query_embedding.vector, expected, atol=5e-7)
 
 
+async def test_a_redelivered_request_yields_a_byte_identical_classified_event(
+    taxonomy: Path,
+) -> None:
+    service_app = build_app(ClassifierSettings(taxonomy_path=taxonomy), model=_model(taxonomy))
+    out = record_topic(service_app.broker, REQUEST_CLASSIFIED)
+    event = RequestReceived(
+        request_id="req-r", request=_request("Help, my card was stolen", subject="Card")
+    )
+    record = event.model_dump_json().encode()
+    async with TestKafkaBroker(service_app.broker) as broker:
+        await broker.publish(record, REQUEST_RECEIVED, key=b"req-r")
+        await asyncio.sleep(0.01)  # handled again later, as after a crash
+        await broker.publish(record, REQUEST_RECEIVED, key=b"req-r")
+    assert len(out) == 2
+    assert out[1].body == out[0].body
+    assert RequestClassified.model_validate_json(out[0].body).occurred_at == event.occurred_at
+
+
+async def test_a_texts_confidence_does_not_depend_on_the_texts_batched_with_it(
+    taxonomy: Path,
+) -> None:
+    # In one matrix product for the whole batch, float32 sums in another order than for one
+    # row: the same text got probabilities a few units of 1e-7 apart, so a redelivered record
+    # batched with other texts could carry another confidence.
+    service = ClassificationService(
+        _model(taxonomy), Taxonomy.load(taxonomy), batch_max=64, batch_wait_ms=5
+    )
+    texts = [t for ts in EXAMPLES.values() for t in ts] + ["my card was stolen abroad, help"]
+    alone = [(await service.batcher.submit_batched(t)).value for t in texts]
+    together = await asyncio.gather(*(service.batcher.submit_batched(t) for t in texts))
+    assert {batched.size for batched in together} == {len(texts)}
+    assert [b.value.prediction for b in together] == [a.prediction for a in alone]
+    assert [b.value.embedding for b in together] == [a.embedding for a in alone]
+    await service.aclose()
+
+
 async def test_each_request_traces_classify_with_its_embed_and_inference_inside(
     taxonomy: Path,
 ) -> None:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+
 from faststream.kafka import TestKafkaBroker
 
 from supportbus_contracts import (
@@ -95,6 +97,26 @@ async def test_ticket_created_becomes_response_ready() -> None:
     assert ready.ticket.url in ready.reply
     assert ready.composer == "template"
     assert ready.cited_article_ids == ["kb-lost-card", "kb-replace"]
+
+
+async def test_a_redelivered_ticket_yields_a_byte_identical_response() -> None:
+    service_app = build_app(ResponderSettings())
+    out = record_topic(service_app.broker, RESPONSE_READY)
+    event = TicketCreated(
+        request_id="req-6",
+        request=_request(),
+        classification=_classification(),
+        articles=_articles(),
+        ticket=_ticket(),
+    )
+    record = event.model_dump_json().encode()
+    async with TestKafkaBroker(service_app.broker) as broker:
+        await broker.publish(record, TICKET_CREATED)
+        await asyncio.sleep(0.01)  # handled again later, as after a crash
+        await broker.publish(record, TICKET_CREATED)
+    assert len(out) == 2
+    assert out[1].body == out[0].body
+    assert ResponseReady.model_validate_json(out[0].body).occurred_at == event.occurred_at
 
 
 class _RecordingComposer:

@@ -170,6 +170,37 @@ async def test_classified_request_is_published_with_articles(built: tuple[Path, 
     assert retrieved.classification == event.classification
 
 
+async def test_a_redelivered_classified_request_yields_a_byte_identical_retrieved_event(
+    built: tuple[Path, Path],
+) -> None:
+    kb_dir, index_dir = built
+    embedder = HashingEmbedder()
+    index = LlamaIndexKnowledgeIndex.load(index_dir, embedder=embedder, kb_dir=kb_dir)
+    service_app = build_app(RetrieverSettings(top_k=2), index=index)
+    out = record_topic(service_app.broker, KNOWLEDGE_RETRIEVED)
+    request = SupportRequest(channel="web", customer_id="c", body="My card was stolen, freeze it")
+    offered = _offered(embedder, request.query_text())
+    records = [
+        RequestClassified(
+            request_id=f"req-{n}",
+            request=request,
+            classification=_classification("lost_or_stolen_card"),
+            query_embedding=embedding,
+        )
+        .model_dump_json()
+        .encode()
+        for n, embedding in enumerate([offered, None])  # reused, and embedded here
+    ]
+    async with TestKafkaBroker(service_app.broker) as broker:
+        for record in records:
+            await broker.publish(record, REQUEST_CLASSIFIED)
+            await asyncio.sleep(0.01)  # handled again later, as after a crash
+            await broker.publish(record, REQUEST_CLASSIFIED)
+    assert len(out) == 4
+    assert out[1].body == out[0].body
+    assert out[3].body == out[2].body
+
+
 DELIVERY_QUESTION = SupportRequest(
     channel="web", customer_id="c", subject="Card", body="When does my card arrive by post?"
 )

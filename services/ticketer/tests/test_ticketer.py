@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime, timedelta, timezone
+
 import httpx
 import pytest
 from faststream.kafka import TestKafkaBroker
@@ -33,7 +36,10 @@ class InMemoryTickets:
         if idempotency_key not in self.by_key:
             number = len(self.by_key) + 1
             self.by_key[idempotency_key] = Ticket(
-                ticket_id=f"TCK-{number}", url=f"http://helpdesk/t/{number}", status="open"
+                ticket_id=f"TCK-{number}",
+                url=f"http://helpdesk/t/{number}",
+                status="open",
+                created_at=datetime.now(UTC),
             )
         return self.by_key[idempotency_key]
 
@@ -80,20 +86,45 @@ async def test_redelivered_event_creates_no_second_ticket() -> None:
     event = _retrieved().model_dump_json().encode()
     async with TestKafkaBroker(service_app.broker) as broker:
         await broker.publish(event, KNOWLEDGE_RETRIEVED)
+        await asyncio.sleep(0.01)
         await broker.publish(event, KNOWLEDGE_RETRIEVED)  # redelivery after a crash
     assert len(tickets.by_key) == 1
     created = [TicketCreated.model_validate_json(m.body) for m in out]
     assert {c.ticket.ticket_id for c in created} == {"TCK-1"}
-    assert created[0].event_id == created[1].event_id  # a duplicate consumers can recognise
+    assert out[1].body == out[0].body  # the very same event: a duplicate, byte for byte
+    assert created[0].occurred_at == tickets.by_key["req-1"].created_at  # dated by the ticket
     assert created[0].articles[0].article_id == "kb-lost"
+
+
+async def test_a_ticket_without_a_creation_time_dates_the_event_by_its_cause() -> None:
+    class Undated(InMemoryTickets):
+        async def create_ticket(self, draft: TicketDraft, *, idempotency_key: str) -> Ticket:
+            ticket = await super().create_ticket(draft, idempotency_key=idempotency_key)
+            return ticket.model_copy(update={"created_at": None})
+
+    service_app = build_app(TicketerSettings(), tickets=Undated())
+    out = record_topic(service_app.broker, TICKET_CREATED)
+    cause = _retrieved()
+    async with TestKafkaBroker(service_app.broker) as broker:
+        await broker.publish(cause.model_dump_json().encode(), KNOWLEDGE_RETRIEVED)
+    assert TicketCreated.model_validate_json(out[0].body).occurred_at == cause.occurred_at
 
 
 def _client(handler: httpx.MockTransport) -> HelpdeskClient:
     return HelpdeskClient(httpx.AsyncClient(base_url="http://helpdesk", transport=handler))
 
 
+CREATED_AT = datetime(2026, 3, 1, 9, 30, 0, 123456, tzinfo=UTC)
+
+
 def _ticket_json() -> dict[str, str]:
-    return {"id": "TCK-9", "url": "http://helpdesk/v1/tickets/TCK-9", "status": "open"}
+    return {
+        "id": "TCK-9",
+        "url": "http://helpdesk/v1/tickets/TCK-9",
+        "status": "open",
+        # as the helpdesk writes it: another offset than UTC must read as the same instant
+        "created_at": CREATED_AT.astimezone(timezone(timedelta(hours=2))).isoformat(),
+    }
 
 
 @pytest.mark.parametrize("failure", ["timeout", "refused", 503, 429])
@@ -143,7 +174,10 @@ async def test_delivery_policy_retries_a_flaky_helpdesk_with_the_same_key_into_o
     async with TestKafkaBroker(service_app.broker) as broker:
         await broker.publish(_retrieved().model_dump_json().encode(), KNOWLEDGE_RETRIEVED)
     assert seen == ["req-1", "req-1", "req-1"]  # one owner of retries: three POSTs, not 3 x 4
-    assert TicketCreated.model_validate_json(out[0].body).ticket.ticket_id == "TCK-9"
+    created = TicketCreated.model_validate_json(out[0].body)
+    assert created.ticket.ticket_id == "TCK-9"
+    assert created.ticket.created_at == CREATED_AT
+    assert created.occurred_at == CREATED_AT
 
 
 async def test_outage_longer_than_the_retry_budget_is_dead_lettered_saying_so() -> None:

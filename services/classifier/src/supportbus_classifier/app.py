@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from supportbus_classifier.handlers import SERVICE, confidence_histogram, routes
 from supportbus_classifier.linear_model import LinearIntentModel
-from supportbus_classifier.llm_classifier import LlmClassificationService
 from supportbus_classifier.ports import Classifier, IntentModel
 from supportbus_classifier.service import ClassificationService
 from supportbus_classifier.settings import ClassifierSettings
@@ -13,9 +14,11 @@ from supportbus_contracts import RequestClassified
 from supportbus_contracts.topics import REQUEST_CLASSIFIED
 from supportbus_runtime.app import Output, ServiceApp, build_service_app
 from supportbus_runtime.embedding import MiniLMEmbedder
-from supportbus_runtime.llm import LlmClient
 from supportbus_runtime.llm.metrics import LlmMetrics
 from supportbus_runtime.metrics import DeliveryMetrics
+
+if TYPE_CHECKING:  # the LLM stack (langchain, openai) is imported only when configured
+    from supportbus_runtime.llm import LlmClient
 
 
 def build_app(settings: ClassifierSettings, *, model: IntentModel | None = None) -> ServiceApp:
@@ -55,6 +58,9 @@ def build_classifier(
     hybrid threshold) with the local model as its fallback."""
     if settings.provider == "local":
         return local
+    from supportbus_classifier.llm_classifier import LlmClassificationService
+    from supportbus_runtime.llm import LlmClient
+
     return LlmClassificationService(
         local,
         taxonomy,

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from supportbus_contracts import ResponseReady
 from supportbus_contracts.topics import RESPONSE_READY
 from supportbus_responder.handlers import SERVICE, routes
-from supportbus_responder.llm_composer import LlmComposer
 from supportbus_responder.ports import ReplyComposer
 from supportbus_responder.settings import ResponderSettings
 from supportbus_responder.template import TemplateComposer
 from supportbus_runtime.app import Output, ServiceApp, build_service_app
-from supportbus_runtime.llm import LlmClient
 from supportbus_runtime.llm.metrics import LlmMetrics
 from supportbus_runtime.metrics import DeliveryMetrics
+
+if TYPE_CHECKING:  # the LLM stack (langchain, openai) is imported only when configured
+    from supportbus_responder.llm_composer import LlmComposer
+    from supportbus_runtime.llm import LlmClient
 
 
 def build_app(settings: ResponderSettings, *, composer: ReplyComposer | None = None) -> ServiceApp:
@@ -38,6 +42,9 @@ def build_llm_composer(
     *,
     llm_metrics: LlmMetrics | None = None,
 ) -> LlmComposer:
+    from supportbus_responder.llm_composer import LlmComposer
+    from supportbus_runtime.llm import LlmClient
+
     return LlmComposer(
         client or LlmClient(settings, metrics=llm_metrics),
         TemplateComposer(brand=settings.brand, max_cited_articles=settings.max_cited_articles),

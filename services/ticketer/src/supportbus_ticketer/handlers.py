@@ -19,6 +19,9 @@ def routes(service: TicketService) -> list[Route[KnowledgeRetrieved]]:
         created = TicketCreated.derived_from(
             event,
             producer=SERVICE,
+            # When the ticket was opened: the helpdesk returns the same ticket, created_at
+            # included, for a repeated Idempotency-Key. Without one, the cause's time is kept.
+            occurred_at=ticket.created_at,
             request=event.request,
             classification=event.classification,
             articles=event.articles,

@@ -42,7 +42,14 @@ class HelpdeskClient:
             )
         try:
             data = response.json()
-            return Ticket(ticket_id=data["id"], url=data["url"], status=data["status"])
+            return Ticket(
+                ticket_id=data["id"],
+                url=data["url"],
+                status=data["status"],
+                # The helpdesk's own timestamp, the same on every replay of the key: it dates the
+                # TicketCreated event, so a redelivery yields the very same event.
+                created_at=data.get("created_at"),
+            )
         except (ValueError, KeyError, TypeError) as error:
             raise TicketRejected(f"helpdesk answered an unreadable ticket: {error}") from error
 

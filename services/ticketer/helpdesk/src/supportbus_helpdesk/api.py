@@ -3,6 +3,7 @@ app starts (lifespan) and closed when it stops, so importing this module is alwa
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from http import HTTPStatus
@@ -10,17 +11,25 @@ from typing import Annotated, cast
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from supportbus_helpdesk import __version__
 from supportbus_helpdesk.errors import (
     HelpdeskError,
     IdempotencyConflict,
     InjectedFault,
+    InjectedUnavailable,
     InvalidFaultDirective,
     InvalidIdempotencyKey,
     TicketNotFound,
 )
-from supportbus_helpdesk.faults import parse_fault_header
+from supportbus_helpdesk.fault_control import LocalOnlyControl, build_fault_control_router
+from supportbus_helpdesk.faults import (
+    FaultInjector,
+    FaultPlan,
+    FaultRates,
+    parse_fault_header,
+)
 from supportbus_helpdesk.schemas import (
     ErrorOut,
     TicketCreate,
@@ -42,9 +51,10 @@ _ERROR_RESPONSES: dict[type[HelpdeskError], tuple[int, str]] = {
     TicketNotFound: (HTTPStatus.NOT_FOUND, "ticket_not_found"),
     IdempotencyConflict: (HTTPStatus.CONFLICT, "idempotency_conflict"),
     InjectedFault: (HTTPStatus.INTERNAL_SERVER_ERROR, "injected_fault"),
+    InjectedUnavailable: (HTTPStatus.SERVICE_UNAVAILABLE, "injected_fault"),
 }
 _ERROR_DOCS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorOut} for code in (400, 404, 409, 500)
+    code: {"model": ErrorOut} for code in (400, 404, 409, 500, 503)
 }
 
 
@@ -60,23 +70,39 @@ def build_api(settings: HelpdeskSettings) -> FastAPI:
 
     app = FastAPI(title="supportbus helpdesk (sandbox)", version=__version__, lifespan=lifespan)
     app.add_exception_handler(HelpdeskError, _helpdesk_error_response)  # type: ignore[arg-type]
-    app.include_router(_build_router(settings))
+    faults = _build_fault_injector(settings)
+    app.include_router(_build_router(settings, faults))
+    if faults is not None:
+        app.include_router(build_fault_control_router(faults))
+        app.add_middleware(LocalOnlyControl)
     return app
 
 
-def _get_store(request: Request) -> TicketStore:
+def _build_fault_injector(settings: HelpdeskSettings) -> FaultInjector | None:
+    if not settings.faults_enabled:
+        return None
+    rates = FaultRates(
+        rate_5xx=settings.faults_5xx_rate,
+        slow_create_rate=settings.faults_slow_create_rate,
+        slow_create_s=settings.faults_slow_create_s,
+    )
+    return FaultInjector(rates, seed=settings.faults_seed)
+
+
+# async: a plain attribute read; as a sync dependency it would cost a thread-pool hop per request.
+async def _get_store(request: Request) -> TicketStore:
     return cast(TicketStore, request.app.state.store)
 
 
 StoreDependency = Annotated[TicketStore, Depends(_get_store)]
 
 
-def _build_router(settings: HelpdeskSettings) -> APIRouter:
+def _build_router(settings: HelpdeskSettings, faults: FaultInjector | None) -> APIRouter:
     router = APIRouter()
     base_url = settings.public_base_url
 
-    # Endpoints are plain ``def``: sqlite3 blocks, so FastAPI runs them in its thread pool
-    # instead of stalling the event loop.
+    # Endpoints are plain ``def`` where they only do store work: sqlite3 blocks, so FastAPI runs
+    # them in its thread pool instead of stalling the event loop.
 
     @router.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -90,7 +116,7 @@ def _build_router(settings: HelpdeskSettings) -> APIRouter:
             **_ERROR_DOCS,
         },
     )
-    def create_ticket(
+    async def create_ticket(
         payload: TicketCreate,
         response: Response,
         store: StoreDependency,
@@ -99,10 +125,17 @@ def _build_router(settings: HelpdeskSettings) -> APIRouter:
             str | None, Header(description="Test-only; see supportbus_helpdesk.faults")
         ] = None,
     ) -> TicketOut:
+        # async so injected waits are event-loop sleeps that hold no worker thread; the store
+        # call itself still runs in the thread pool.
         key = _require_idempotency_key(idempotency_key)
-        if settings.faults_enabled and x_fault:
-            parse_fault_header(x_fault).apply()
-        ticket, created = store.create_ticket(key, payload.to_fields())
+        rate_faults = faults is not None and await _faults_before_create(faults, x_fault)
+        ticket, created = await run_in_threadpool(store.create_ticket, key, payload.to_fields())
+        if faults is not None:
+            # The ticket is committed and the store's lock released before this wait, so other
+            # requests (a retry with the same key included) go ahead meanwhile.
+            hold_back_s = faults.after_create(created=created, rate_faults=rate_faults)
+            if hold_back_s > 0:
+                await asyncio.sleep(hold_back_s)
         if not created:
             response.status_code = HTTPStatus.OK
             response.headers[REPLAYED_HEADER] = "true"
@@ -129,6 +162,20 @@ def _build_router(settings: HelpdeskSettings) -> APIRouter:
         return TicketDetailOut.of(store.get(ticket_id), base_url)
 
     return router
+
+
+async def _faults_before_create(faults: FaultInjector, x_fault: str | None) -> bool:
+    """Run the pre-write faults of a create; returns whether rate-based faults apply to it.
+
+    A header that asks for a fault gets exactly that fault and nothing drawn on top.
+    """
+    plan = parse_fault_header(x_fault) if x_fault else FaultPlan()
+    if plan.injects_anything:
+        faults.record_header_fault()
+        await plan.apply()
+        return False
+    faults.before_create()
+    return True
 
 
 def _require_idempotency_key(value: str | None) -> str:

@@ -26,3 +26,7 @@ class InvalidFaultDirective(HelpdeskError):
 
 class InjectedFault(HelpdeskError):
     """A failure the caller asked for with ``X-Fault: 500`` (test-only fault injection)."""
+
+
+class InjectedUnavailable(InjectedFault):
+    """A failure drawn by the rate-based fault injection (``HELPDESK_FAULTS_5XX_RATE``)."""

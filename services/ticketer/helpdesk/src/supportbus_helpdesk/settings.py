@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from supportbus_helpdesk.faults import MAX_DELAY_S
+
 LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
 
 
@@ -34,7 +36,24 @@ class HelpdeskSettings(BaseSettings):
     otlp_endpoint: str = ""
     faults_enabled: bool = Field(
         default=False,
-        description="Honour the X-Fault header on POST /v1/tickets. Test environments only.",
+        description=(
+            "Honour the X-Fault header and the rate-based faults below on POST /v1/tickets, and "
+            "serve /_faults to 127.0.0.1. Test environments only."
+        ),
+    )
+    # The rates below are only the starting values: PUT /_faults changes them at runtime.
+    faults_5xx_rate: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="Fraction of creates answered 503, unwritten."
+    )
+    faults_slow_create_rate: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="Fraction of new tickets written first and answered faults_slow_create_s late.",
+    )
+    faults_slow_create_s: float = Field(default=5.0, ge=0.0, le=MAX_DELAY_S)
+    faults_seed: int | None = Field(
+        default=None, description="Seed of the faults' random stream, for reproducible runs."
     )
 
     @field_validator("public_base_url")

@@ -1,0 +1,84 @@
+"""Publishing an output or a dead letter until the broker acknowledges it.
+
+A publish that fails (the broker is down, a leader moved) is retried in place, with backoff,
+for as long as it takes: the record stays in flight, its partition's commit waits for it, and
+once every slot is taken fetching pauses. aiokafka bounds each attempt (its request timeout);
+an outage is logged once when it starts, every 30 s while it lasts, and once when it ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+
+from aiokafka.errors import KafkaError, OutOfOrderSequenceNumber
+from faststream.kafka import KafkaBroker
+from prometheus_client import Counter
+
+from supportbus_runtime.broker import EventRecord
+from supportbus_runtime.outage import OutageLog
+
+log = logging.getLogger(__name__)
+
+
+class UntilAcknowledged:
+    """One service's publishing of records it must not lose."""
+
+    def __init__(
+        self,
+        broker: KafkaBroker,
+        *,
+        service: str,
+        retries: Counter,
+        backoff_s: float,
+        max_backoff_s: float,
+    ) -> None:
+        self._broker = broker
+        self._service = service
+        self._retries = retries
+        self._backoff_s = backoff_s
+        self._max_backoff_s = max_backoff_s
+        self._outage = OutageLog(log, f"{service}: publishing")
+        self._stopping = False
+
+    async def send(self, record: EventRecord, *, topic: str) -> None:
+        """Publish and wait for the acknowledgement, retrying with backoff until it comes."""
+        backoff = self._backoff_s
+        while True:
+            try:
+                await self._broker.publish(
+                    record.value,
+                    topic=topic,
+                    key=record.key,
+                    headers=record.headers,
+                    correlation_id=record.correlation_id,
+                )
+            except OutOfOrderSequenceNumber as error:
+                # aiokafka's idempotent producer never recovers from this (aio-libs/aiokafka
+                # #1017: after a long broker outage it keeps sending stale sequence numbers).
+                # Crash-only: stop gracefully (what is done commits), the supervisor restarts
+                # us with a fresh producer, and the records in flight are redelivered.
+                self._producer_broken(error)
+                await asyncio.sleep(self._max_backoff_s)
+            except (TimeoutError, KafkaError, OSError) as error:
+                self._retries.inc()
+                self._outage.failed(f"{topic}: {type(error).__name__}")
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff_s)
+            else:
+                self._outage.succeeded()
+                return
+
+    def _producer_broken(self, error: BaseException) -> None:
+        if self._stopping:
+            return
+        self._stopping = True
+        log.critical(
+            "%s: the Kafka producer lost its idempotence state (%s); stopping so that a "
+            "restart brings a fresh producer (in-flight records will be redelivered)",
+            self._service,
+            type(error).__name__,
+        )
+        os.kill(os.getpid(), signal.SIGTERM)
