@@ -7,17 +7,44 @@ Readiness is asked through aiokafka on a fresh thread with its own event loop, s
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
 import threading
+from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient
 
 from ._kafka_config import HOST
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
 def find_free_port(exclude: tuple[int, ...] = ()) -> int:
-    """A port on 127.0.0.1 nobody listens on right now (racy by nature, fine for local use)."""
-    while True:
+    """A port on 127.0.0.1 nobody listens on right now, for a server we are about to start.
+
+    Picked below the kernel's ephemeral range: a port the kernel hands out for ``bind(0)`` is
+    from the range it also uses for outgoing connections, so between our pick and the server's
+    bind any client connection (hundreds of them in a chaos run) could take it. Racy still
+    against another picker, but no longer against every socket on the machine."""
+    low, _ = _ephemeral_range()
+    candidates = range(20000, low) if low > 21000 else range(1024, 65536)
+    for _ in range(200):
+        port = random.choice(candidates)
+        if port in exclude:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((HOST, port))
+            except OSError:
+                continue
+        return port
+    while True:  # that range is full: fall back to what the kernel picks
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.bind((HOST, 0))
             port = int(sock.getsockname()[1])

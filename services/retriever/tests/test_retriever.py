@@ -83,6 +83,58 @@ def test_index_is_stale_when_an_article_changes(built: tuple[Path, Path]) -> Non
         LlamaIndexKnowledgeIndex.load(index_dir, embedder=HashingEmbedder(), kb_dir=kb_dir)
 
 
+def test_serving_ranks_like_llama_index_over_the_same_vectors(built: tuple[Path, Path]) -> None:
+    """The snapshot the retriever serves from gives LlamaIndex's own exact ranking."""
+    from llama_index.core import StorageContext, load_index_from_storage
+    from llama_index.core.vector_stores import VectorStoreQuery
+
+    from supportbus_retriever.chunking import LlamaEmbeddingAdapter
+
+    kb_dir, index_dir = built
+    embedder = HashingEmbedder()
+    storage = StorageContext.from_defaults(persist_dir=str(index_dir))
+    llama = load_index_from_storage(storage, embed_model=LlamaEmbeddingAdapter(embedder))
+    ours = LlamaIndexKnowledgeIndex.load(index_dir, embedder=embedder, kb_dir=kb_dir)
+    for query in ("my card was stolen, freeze it", "what is the exchange rate"):
+        vector = embedder.embed([query])[0].tolist()
+        found = llama.vector_store.query(  # type: ignore[attr-defined]
+            VectorStoreQuery(query_embedding=vector, similarity_top_k=3)
+        )
+        nodes = llama.docstore.get_nodes(found.ids)
+        expected = [
+            (n.metadata["article_id"], round(sc, 5))
+            for n, sc in zip(nodes, found.similarities, strict=True)
+        ]
+        got = [(h.article_id, round(h.score, 5)) for h in ours._chunks.top(vector, 3)]
+        # Chunks that tie at 0 (the hashing embedder shares no word with them) may come in any
+        # order: compare the ranking of the ones that match.
+        expected = [e for e in expected if e[1] > 0]
+        got = [g for g in got if g[1] > 0]
+        assert expected
+        assert got == expected, query
+
+
+def test_serving_needs_no_llama_index_import() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, supportbus_retriever.app; "
+        "print(any(m == 'llama_index' or m.startswith('llama_index.') for m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
+
+
+def test_an_index_without_its_serving_snapshot_refuses_start(built: tuple[Path, Path]) -> None:
+    kb_dir, index_dir = built
+    (index_dir / "supportbus-chunks.npy").unlink()
+    with pytest.raises(IndexUnavailable, match="unreadable"):
+        LlamaIndexKnowledgeIndex.load(index_dir, embedder=HashingEmbedder(), kb_dir=kb_dir)
+
+
 def test_missing_index_refuses_start(tmp_path: Path) -> None:
     with pytest.raises(IndexUnavailable, match="no knowledge index"):
         LlamaIndexKnowledgeIndex.load(tmp_path, embedder=HashingEmbedder())

@@ -8,8 +8,6 @@ folded per article (best section wins).
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping
 from typing import Any
 
 from llama_index.core import Document
@@ -18,13 +16,20 @@ from llama_index.core.node_parser import MarkdownNodeParser
 from llama_index.core.schema import BaseNode
 from pydantic import PrivateAttr
 
+from supportbus_retriever.hits import CHUNKS_PER_ARTICLE, best_per_article, chunk_hit, snippet
 from supportbus_retriever.kb import KbArticle
-from supportbus_retriever.ports import ArticleHit
 from supportbus_runtime.embedding import TextEmbedder
 
-# Sections of one article compete for slots, so stores fetch this many chunks per wanted article.
-CHUNKS_PER_ARTICLE = 4
-_SNIPPET_CHARS = 400
+# The hit helpers live in supportbus_retriever.hits; re-exported for the stores' imports.
+__all__ = [
+    "CHUNKS_PER_ARTICLE",
+    "LlamaEmbeddingAdapter",
+    "article_documents",
+    "best_per_article",
+    "chunk_articles",
+    "chunk_hit",
+    "snippet",
+]
 
 
 class LlamaEmbeddingAdapter(BaseEmbedding):
@@ -66,34 +71,3 @@ def article_documents(articles: list[KbArticle]) -> list[Document]:
 def chunk_articles(articles: list[KbArticle]) -> list[BaseNode]:
     """One node per markdown section, in article order then section order."""
     return MarkdownNodeParser.from_defaults().get_nodes_from_documents(article_documents(articles))
-
-
-def chunk_hit(metadata: Mapping[str, Any], content: str, score: float) -> ArticleHit:
-    """An article hit from one chunk: its metadata, its text (no metadata) and its score."""
-    return ArticleHit(
-        article_id=str(metadata["article_id"]),
-        title=str(metadata["title"]),
-        intents=tuple(str(metadata.get("intents", "")).split(",")),
-        snippet=snippet(content),
-        score=score,
-    )
-
-
-def best_per_article(hits: Iterable[ArticleHit], k: int) -> list[ArticleHit]:
-    """The ``k`` best distinct articles, each represented by its best-scoring chunk."""
-    best: dict[str, ArticleHit] = {}
-    for hit in hits:
-        if hit.article_id not in best or hit.score > best[hit.article_id].score:
-            best[hit.article_id] = hit
-    return sorted(best.values(), key=lambda h: h.score, reverse=True)[:k]
-
-
-_MARKUP = re.compile(r"\*\*|__|`|^\s*[-*]\s+|^\s*\d+\.\s+|^\|.*\|$", re.MULTILINE)
-
-
-def snippet(text: str) -> str:
-    """The section's prose as plain text (replies and tickets are not markdown)."""
-    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
-    lines = [_MARKUP.sub("", line).strip() for line in lines]
-    flat = " ".join(" ".join(line for line in lines if line).split())
-    return flat if len(flat) <= _SNIPPET_CHARS else flat[: _SNIPPET_CHARS - 1].rstrip() + "…"

@@ -7,7 +7,8 @@ LlamaIndex builds and persists the index; searching goes through a matrix of its
 vectors instead of SimpleVectorStore's query, which is plain Python over every chunk (about 17 ms
 for the 360 chunks of data/kb, holding the GIL: one retriever process could not pass ~58
 searches a second). The same exact cosine ranking is one numpy product, well under a millisecond,
-run on a thread of its own so the loop never waits on it.
+run on a thread of its own so the loop never waits on it. The matrix is persisted with the index
+(:mod:`supportbus_retriever.snapshot`), so serving loads it without importing LlamaIndex.
 """
 
 from __future__ import annotations
@@ -17,24 +18,15 @@ import json
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-from llama_index.core import StorageContext, VectorStoreIndex, load_index_from_storage
-from numpy.typing import NDArray
 from opentelemetry.trace import Span
 
-from supportbus_retriever.chunking import (
-    CHUNKS_PER_ARTICLE,
-    LlamaEmbeddingAdapter,
-    best_per_article,
-    chunk_articles,
-    chunk_hit,
-)
 from supportbus_retriever.errors import IndexUnavailable
+from supportbus_retriever.hits import CHUNKS_PER_ARTICLE, best_per_article, chunk_hit
 from supportbus_retriever.kb import digest, load_articles
 from supportbus_retriever.ports import ArticleHit
+from supportbus_retriever.snapshot import ChunkSnapshot
 from supportbus_runtime.embedding import TextEmbedder
 from supportbus_runtime.telemetry import tracer
 
@@ -42,16 +34,15 @@ log = logging.getLogger(__name__)
 _tracer = tracer(__name__)
 
 MANIFEST = "supportbus-manifest.json"
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2  # 2: with the serving snapshot
 _REBUILD_HINT = "run `supportbus index build` to (re)create it"
 
 
 class LlamaIndexKnowledgeIndex:
-    def __init__(self, index: VectorStoreIndex, embedder: TextEmbedder) -> None:
-        self._index = index
+    def __init__(self, chunks: ChunkSnapshot, embedder: TextEmbedder) -> None:
         self._embedder = embedder
         self._executor: ThreadPoolExecutor | None = None  # started by the first async search
-        self._chunks = _ChunkMatrix.of(index)
+        self._chunks = chunks
 
     @property
     def embedder(self) -> TextEmbedder:
@@ -61,11 +52,22 @@ class LlamaIndexKnowledgeIndex:
     def build(
         cls, kb_dir: Path, index_dir: Path, *, embedder: TextEmbedder
     ) -> LlamaIndexKnowledgeIndex:
+        from llama_index.core import VectorStoreIndex
+
+        from supportbus_retriever.chunking import LlamaEmbeddingAdapter, chunk_articles
+
         articles = load_articles(kb_dir)
         nodes = chunk_articles(articles)
         index = VectorStoreIndex(nodes, embed_model=LlamaEmbeddingAdapter(embedder))
         index_dir.mkdir(parents=True, exist_ok=True)
         index.storage_context.persist(persist_dir=str(index_dir))
+        embeddings: dict[str, list[float]] = index.vector_store.to_dict()["embedding_dict"]
+        hits = {
+            n.node_id: chunk_hit(n.metadata, n.get_content(), 0.0)
+            for n in index.docstore.get_nodes(sorted(embeddings))
+        }
+        chunks = ChunkSnapshot.of(embeddings, hits)
+        chunks.save(index_dir)
         manifest = {
             "format": INDEX_FORMAT,
             "kb_digest": digest(articles),
@@ -75,7 +77,7 @@ class LlamaIndexKnowledgeIndex:
         }
         (index_dir / MANIFEST).write_text(json.dumps(manifest, indent=2))
         log.info("indexed %d articles as %d chunks into %s", len(articles), len(nodes), index_dir)
-        return cls(index, embedder)
+        return cls(chunks, embedder)
 
     @classmethod
     def load(
@@ -96,10 +98,18 @@ class LlamaIndexKnowledgeIndex:
             raise IndexUnavailable(
                 f"knowledge index {index_dir} is stale: {'; '.join(problems)}; {_REBUILD_HINT}"
             )
-        storage = StorageContext.from_defaults(persist_dir=str(index_dir))
-        index = load_index_from_storage(storage, embed_model=LlamaEmbeddingAdapter(embedder))
-        assert isinstance(index, VectorStoreIndex)
-        return cls(index, embedder)
+        try:
+            chunks = ChunkSnapshot.load(index_dir)
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise IndexUnavailable(
+                f"knowledge index {index_dir} is unreadable ({error}); {_REBUILD_HINT}"
+            ) from error
+        if len(chunks) != manifest.get("chunks"):
+            raise IndexUnavailable(
+                f"knowledge index {index_dir} holds {len(chunks)} chunks, its manifest says "
+                f"{manifest.get('chunks')}; {_REBUILD_HINT}"
+            )
+        return cls(chunks, embedder)
 
     def search(self, query: str, k: int) -> list[ArticleHit]:
         vector = self._embedder.embed([query])[0].tolist()
@@ -127,33 +137,3 @@ class LlamaIndexKnowledgeIndex:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
-
-
-class _ChunkMatrix:
-    """The index's chunk vectors as one normalised matrix, with what a hit needs of each chunk."""
-
-    def __init__(self, vectors: NDArray[np.float32], chunks: list[ArticleHit]) -> None:
-        self._vectors = vectors
-        self._chunks = chunks  # each with score 0: the search fills it in
-
-    @classmethod
-    def of(cls, index: VectorStoreIndex) -> _ChunkMatrix:
-        store = index.vector_store
-        embeddings: dict[str, list[float]] = store.to_dict()["embedding_dict"]
-        ids = sorted(embeddings)
-        nodes = index.docstore.get_nodes(ids)
-        matrix = np.asarray([embeddings[i] for i in ids], dtype=np.float32).reshape(len(ids), -1)
-        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-        vectors: NDArray[np.float32] = matrix / np.maximum(norms, 1e-12)
-        return cls(vectors, [chunk_hit(n.metadata, n.get_content(), 0.0) for n in nodes])
-
-    def top(self, query: Sequence[float], n: int) -> list[ArticleHit]:
-        if not self._chunks:
-            return []
-        vector = np.asarray(query, dtype=np.float32)
-        vector /= max(float(np.linalg.norm(vector)), 1e-12)
-        scores = self._vectors @ vector  # cosine: both sides are unit length
-        n = min(n, len(scores))
-        best = np.argpartition(-scores, n - 1)[:n]
-        best = best[np.argsort(-scores[best], kind="stable")]
-        return [replace(self._chunks[i], score=float(scores[i])) for i in best]

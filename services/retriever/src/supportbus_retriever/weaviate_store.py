@@ -53,19 +53,14 @@ from weaviate.exceptions import (
     WeaviateTimeoutError,
 )
 
-from supportbus_retriever.chunking import (
-    CHUNKS_PER_ARTICLE,
-    LlamaEmbeddingAdapter,
-    best_per_article,
-    chunk_articles,
-    chunk_hit,
-)
+from supportbus_retriever.chunking import LlamaEmbeddingAdapter, chunk_articles
 from supportbus_retriever.errors import (
     IndexUnavailable,
     RetrieverError,
     VectorStoreQueryFailed,
     VectorStoreUnavailable,
 )
+from supportbus_retriever.hits import CHUNKS_PER_ARTICLE, best_per_article, chunk_hit
 from supportbus_retriever.kb import KbArticle
 from supportbus_retriever.ports import ArticleHit
 from supportbus_runtime.embedding import TextEmbedder
