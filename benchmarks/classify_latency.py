@@ -1,7 +1,8 @@
-"""Benchmark: CPU cost of one classification (embedding + linear layer), one request at a time
-as the CLI evaluation runs them, then per text in batches of 1, 8 and 32 (one model call per
-batch, as the service's micro-batcher makes them), then through the micro-batcher itself with
-64 requests in flight. Prints figures; asserts nothing (the machine is shared).
+"""Benchmark: CPU cost of one classification (embedding, TF-IDF features and the linear SVM),
+one request at a time as the CLI evaluation runs them, then per text in batches of 1, 8 and 32
+(one model call per batch, as the service's micro-batcher makes them), then through the
+micro-batcher itself with 64 requests in flight. Prints figures; asserts nothing (the machine is
+shared).
 
     uv run python benchmarks/classify_latency.py [--requests 500] [--threads 1]
 """

@@ -43,16 +43,43 @@ def small_split(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 @pytest.mark.model
-def test_eval_classify_json_has_the_agreed_keys(small_split: tuple[Path, Path]) -> None:
+def test_eval_classify_json_has_the_agreed_keys(
+    small_split: tuple[Path, Path], tmp_path: Path
+) -> None:
     train, test = small_split
+    plot = tmp_path / "reliability.png"
     result = runner.invoke(
-        app, ["eval", "classify", "--train", str(train), "--test", str(test), "--json"]
+        app,
+        [
+            "eval",
+            "classify",
+            "--train",
+            str(train),
+            "--test",
+            str(test),
+            "--json",
+            "--plot",
+            str(plot),
+        ],
     )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert {"accuracy", "macro_f1", "ms_per_request"} <= report.keys()
+    assert {"accuracy", "macro_f1", "ece", "ms_per_request", "feature_set"} <= report.keys()
     assert 0.3 < report["accuracy"] <= 1.0  # 6 examples per intent, 77 intents: far above chance
+    assert 0 <= report["ece"] < 0.5
     assert report["ms_per_request"] > 0
+    assert len(report["confused_pairs"]) == 10
+    assert all(p["true"] != p["predicted"] and p["count"] >= 1 for p in report["confused_pairs"])
+    assert set(report["category_f1"]) == {"account_and_identity", "card_payments", "cards"} | {
+        "cash_withdrawals",
+        "exchange",
+        "fees",
+        "top_ups",
+        "transfers",
+    }
+    shares = [row["share_below"] for row in report["thresholds"]]
+    assert shares == sorted(shares)  # a higher threshold never sends fewer requests on
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.mark.model
@@ -64,6 +91,37 @@ def test_eval_retrieve_json_has_the_agreed_keys(small_split: tuple[Path, Path]) 
     assert {"recall_at_1", "recall_at_k", "mrr"} <= report.keys()
     assert report["recall_at_1"] <= report["recall_at_k"]
     assert report["recall_at_k"] > 0.3
+
+
+@pytest.mark.model
+def test_eval_retrieve_expands_only_with_train_and_shows_every_mode(
+    small_split: tuple[Path, Path],
+) -> None:
+    train, test = small_split
+    result = runner.invoke(
+        app,
+        ["eval", "retrieve", "--test", str(test), "--train", str(train), "--mode", "all", "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    reports = json.loads(result.stdout.strip().splitlines()[-1])["results"]
+    assert [r["mode"] for r in reports] == ["fused", "vector", "lexical"]
+    assert {r["expansion_questions"] for r in reports} == {len(read_labelled_csv(train))}
+    plain = runner.invoke(app, ["eval", "retrieve", "--test", str(test), "--mode", "all"])
+    assert plain.exit_code == 0, plain.output
+    assert "articles only (no --train)" in plain.stdout
+    assert plain.stdout.count("\n") >= 5  # header, column names and one row per mode
+
+
+@pytest.mark.model
+def test_eval_retrieve_refuses_a_train_file_that_shares_texts_with_the_test(
+    small_split: tuple[Path, Path],
+) -> None:
+    _, test = small_split
+    result = runner.invoke(app, ["eval", "retrieve", "--test", str(test), "--train", str(test)])
+    assert result.exit_code != 0
+    said = " ".join(result.output.split())  # the console wraps long lines
+    assert "are also in --train" in said
+    assert "--drop-overlap" in said
 
 
 def test_publish_needs_exactly_one_source() -> None:

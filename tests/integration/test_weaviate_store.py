@@ -428,7 +428,9 @@ def test_retrieval_eval_on_weaviate_vector_matches_local_and_leaves_nothing_behi
         weaviate_collection="EvalProbe",
     )
     before = set(client.collections.list_all())
-    local = retrieval_eval(test_csv, settings=settings, embedder=HashingEmbedder(), store="local")
+    local = retrieval_eval(
+        test_csv, settings=settings, embedder=HashingEmbedder(), store="local", mode="vector"
+    )
     remote = retrieval_eval(
         test_csv, settings=settings, embedder=HashingEmbedder(), store="weaviate", mode="vector"
     )
@@ -438,7 +440,7 @@ def test_retrieval_eval_on_weaviate_vector_matches_local_and_leaves_nothing_behi
     assert [remote[m] for m in metrics] == [local[m] for m in metrics]
     assert local["recall_at_k"] > 0
     assert set(client.collections.list_all()) == before  # the scratch collection is gone
-    with pytest.raises(ValueError, match="hybrid search needs --store weaviate"):
+    with pytest.raises(ValueError, match="hybrid needs --store weaviate"):
         retrieval_eval(
             test_csv, settings=settings, embedder=HashingEmbedder(), store="local", mode="hybrid"
         )

@@ -21,8 +21,8 @@ from supportbus_classifier.training import (
 )
 from supportbus_cli import artifacts
 from supportbus_cli.chaos.command import register as register_chaos
+from supportbus_cli.classify_eval import evaluate_classifier, plot_reliability, report_lines
 from supportbus_cli.dlq import list_dead_letters, redrive
-from supportbus_cli.evaluation import evaluate_classifier, retrieval_eval
 from supportbus_cli.kb_command import register as register_kb
 from supportbus_cli.progress import console
 from supportbus_cli.publishing import (
@@ -31,6 +31,7 @@ from supportbus_cli.publishing import (
     publish_requests,
     read_requests_file,
 )
+from supportbus_cli.retrieval_eval import modes_table, retrieval_evals
 from supportbus_cli.settings import CliSettings
 from supportbus_cli.tracing.command import register as register_trace
 from supportbus_contracts import SupportRequest
@@ -165,37 +166,53 @@ def prepare(
 
 @index_app.command("build")
 def index_build() -> None:
-    """(Re)build the local knowledge index from the articles under data/kb."""
+    """(Re)build the local knowledge index from the articles under data/kb and the labelled
+    questions of RETRIEVER_EXPANSION_CSV (default: the Banking77 training CSV)."""
     started = time.perf_counter()
     settings = RetrieverSettings()
     try:
-        artifacts.build_index(settings)
+        index = artifacts.build_index(settings)
     except SupportbusError as error:
         _fail(error)
-    console.print(f"index built in {time.perf_counter() - started:.1f} s -> {settings.index_dir}")
+    questions = index.expansion or {}
+    expanded = (
+        f", with {questions['attached']} expansion questions from {questions['source']}"
+        if questions
+        else ", without expansion questions"
+    )
+    console.print(
+        f"index built in {time.perf_counter() - started:.1f} s{expanded} -> {settings.index_dir}"
+    )
 
 
 @eval_app.command("classify")
 def eval_classify(
     train_csv: Annotated[Path, typer.Option("--train", help="Training CSV.")],
-    test_csv: Annotated[Path, typer.Option("--test", help="Test CSV.")],
+    test_csv: Annotated[Path, typer.Option("--test", help="Test CSV (only scored).")],
+    plot: Annotated[
+        Path | None, typer.Option(help="Write a reliability diagram to this PNG.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
 ) -> None:
-    """Train on TRAIN, predict TEST: accuracy, macro-F1, mean ms per request."""
+    """Train on TRAIN, predict TEST: accuracy, macro-F1, calibration error, ms per request,
+    the most confused intents, F1 per category and what each confidence threshold sends on."""
+    settings = ClassifierSettings()
     try:
         report = evaluate_classifier(
-            train_csv, test_csv, embedder=artifacts.embedder_for(ClassifierSettings())
+            train_csv,
+            test_csv,
+            embedder=artifacts.embedder_for(settings),
+            taxonomy=Taxonomy.load(settings.taxonomy_path),
         )
     except SupportbusError as error:
         _fail(error)
-    result = {
-        "accuracy": round(report.accuracy, 4),
-        "macro_f1": round(report.macro_f1, 4),
-        "ms_per_request": round(report.ms_per_request, 3),
-        "train_examples": report.train_examples,
-        "test_examples": report.test_examples,
-    }
-    _report(result, as_json)
+    if plot is not None:
+        plot_reliability(report, plot)
+        console.print(f"reliability diagram -> {plot}")
+    if as_json:
+        print(json.dumps(report.summary()))
+        return
+    print("\n".join(report_lines(report)))
 
 
 @eval_app.command("retrieve")
@@ -207,25 +224,49 @@ def eval_retrieve(
         typer.Option(help="Vector store (default: RETRIEVER_STORE, else local)."),
     ] = None,
     mode: Annotated[
-        Literal["vector", "hybrid"] | None,
-        typer.Option(help="weaviate only: vector or hybrid (default: RETRIEVER_SEARCH_MODE)."),
+        list[str] | None,
+        typer.Option(
+            help="local: vector, lexical or fused; weaviate: vector or hybrid; all: every mode "
+            "of the store side by side (repeat --mode for a few). Default: RETRIEVER_SEARCH_MODE "
+            "if the store has it, else fused (local) / hybrid (weaviate)."
+        ),
     ] = None,
+    train_csv: Annotated[
+        Path | None,
+        typer.Option(
+            "--train",
+            help="local: index these labelled texts (text,category) as expansion questions of "
+            "the articles tagged with their intent (default: none, the articles alone; the "
+            "settings' CSV is never used here, it holds the test rows too).",
+        ),
+    ] = None,
+    drop_overlap: Annotated[
+        bool,
+        typer.Option(help="Leave --test's texts out of the --train expansion instead of refusing."),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
 ) -> None:
     """For each row, a hit when an article tagged with its intent is in the top k."""
     settings = RetrieverSettings()
     try:
-        result = retrieval_eval(
+        results = retrieval_evals(
             test_csv,
             settings=settings,
             embedder=artifacts.embedder_for(settings),
             k=k,
             store=store,
-            mode=mode,
+            modes=mode,
+            train_csv=train_csv,
+            drop_overlap=drop_overlap,
         )
     except (SupportbusError, ValueError) as error:
         _fail(error)
-    _report(result, as_json)
+    if len(results) == 1:
+        _report(results[0], as_json)
+    elif as_json:
+        print(json.dumps({"results": results}))
+    else:
+        print(modes_table(results))
 
 
 def _report(result: Mapping[str, float | int | str], as_json: bool) -> None:

@@ -90,7 +90,7 @@ def test_stolen_card_is_classified_urgent_in_cards(taxonomy: Path) -> None:
         "urgent",
     )
     assert 0 < result.confidence <= 1
-    assert result.model.startswith("minilm-logreg@")
+    assert result.model.startswith("minilm-tfidf-svm@")
 
 
 def test_exchange_question_is_low_priority(taxonomy: Path) -> None:
@@ -111,10 +111,12 @@ def test_saved_model_predicts_like_the_trained_one(taxonomy: Path, tmp_path: Pat
     loaded = LinearIntentModel.load(
         path, embedder=HashingEmbedder(), taxonomy=Taxonomy.load(taxonomy)
     )
-    vectors = HashingEmbedder().embed(["card stolen", "exchange rate"])
+    texts = ["card stolen", "exchange rate", "a text with words it never saw"]
+    vectors = HashingEmbedder().embed(texts)
     np.testing.assert_allclose(
-        loaded.predict_proba(vectors), model.predict_proba(vectors), rtol=1e-6
+        loaded.predict_proba(texts, vectors), model.predict_proba(texts, vectors), rtol=1e-6
     )
+    assert loaded.metadata == model.metadata
 
 
 def test_missing_model_refuses_start_with_a_clear_message(taxonomy: Path, tmp_path: Path) -> None:
@@ -326,5 +328,5 @@ async def test_hybrid_keeps_a_confident_local_decision_without_calling_the_llm(
     result = await build_classifier(settings, local, Taxonomy.load(taxonomy)).classify_async(
         _request("my card was stolen")
     )
-    assert result.model.startswith("minilm-logreg@")
+    assert result.model.startswith("minilm-tfidf-svm@")
     assert result.fallback_reason is None

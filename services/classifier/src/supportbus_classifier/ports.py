@@ -42,7 +42,11 @@ class EmbeddingIntentModel(IntentModel, Protocol):
 
     def embed(self, texts: Sequence[str]) -> NDArray[np.float32]: ...
 
-    def predict_vectors(self, vectors: NDArray[np.float32]) -> list[IntentPrediction]: ...
+    def predict_embedded(
+        self, texts: Sequence[str], vectors: NDArray[np.float32]
+    ) -> list[IntentPrediction]:
+        """The intents of ``texts`` whose embeddings ``vectors`` (one row each) are computed."""
+        ...
 
 
 @dataclass(frozen=True)

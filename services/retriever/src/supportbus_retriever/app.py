@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from typing import Literal, cast
 
 from supportbus_contracts import KnowledgeRetrieved
 from supportbus_contracts.topics import KNOWLEDGE_RETRIEVED
 from supportbus_retriever.handlers import SERVICE, routes
-from supportbus_retriever.llama_index_store import LlamaIndexKnowledgeIndex
+from supportbus_retriever.llama_index_store import LlamaIndexKnowledgeIndex, LocalMode
 from supportbus_retriever.ports import KnowledgeIndex
 from supportbus_retriever.service import RetrievalService
 from supportbus_retriever.settings import RetrieverSettings
@@ -15,11 +16,14 @@ from supportbus_runtime.app import Output, ServiceApp, build_service_app
 from supportbus_runtime.embedding import MiniLMEmbedder, TextEmbedder
 
 log = logging.getLogger(__name__)
+WeaviateMode = Literal["vector", "hybrid"]
 
 
 def build_index(settings: RetrieverSettings, embedder: TextEmbedder) -> KnowledgeIndex:
     """The configured store, checked usable now: a service without its knowledge refuses to
-    start (IndexUnavailable) instead of failing on the first request."""
+    start (IndexUnavailable) instead of failing on the first request, and so does a search
+    mode its store does not have (ValueError)."""
+    mode = settings.resolved_search_mode()
     if settings.store == "weaviate":
         from supportbus_retriever.weaviate_store import WeaviateKnowledgeIndex
 
@@ -29,7 +33,7 @@ def build_index(settings: RetrieverSettings, embedder: TextEmbedder) -> Knowledg
             api_key=settings.weaviate_api_key_value(),
             collection=settings.weaviate_collection,
             embedder=embedder,
-            mode=settings.search_mode,
+            mode=cast(WeaviateMode, mode),
             alpha=settings.hybrid_alpha,
             timeout_s=settings.weaviate_timeout_s,
         )
@@ -43,12 +47,14 @@ def build_index(settings: RetrieverSettings, embedder: TextEmbedder) -> Knowledg
             settings.weaviate_url,
             settings.weaviate_collection,
             chunks,
-            settings.search_mode,
+            mode,
         )
         return index
-    return LlamaIndexKnowledgeIndex.load(
-        settings.index_dir, embedder=embedder, kb_dir=settings.kb_dir
+    local = LlamaIndexKnowledgeIndex.load(
+        settings.index_dir, embedder=embedder, kb_dir=settings.kb_dir, mode=cast(LocalMode, mode)
     )
+    log.info("knowledge index: local %s (%s search)", settings.index_dir, mode)
+    return local
 
 
 def build_app(settings: RetrieverSettings, *, index: KnowledgeIndex | None = None) -> ServiceApp:

@@ -9,6 +9,28 @@ from pydantic_settings import SettingsConfigDict
 
 from supportbus_runtime.settings import EmbeddingSettingsMixin, ServiceSettings, repo_root
 
+StoreName = Literal["local", "weaviate"]
+SearchMode = Literal["vector", "lexical", "fused", "hybrid"]
+# What each store can search, its default first.
+STORE_MODES: dict[StoreName, tuple[SearchMode, ...]] = {
+    "local": ("fused", "vector", "lexical"),
+    "weaviate": ("hybrid", "vector"),
+}
+
+
+def check_search_mode(store: StoreName, mode: SearchMode | None) -> SearchMode:
+    """``mode`` if ``store`` can search that way (None: the store's default), else ValueError."""
+    modes = STORE_MODES[store]
+    if mode is None:
+        return modes[0]
+    if mode not in modes:
+        other = next(s for s, m in STORE_MODES.items() if mode in m)
+        raise ValueError(
+            f"the {store} store searches {'|'.join(sorted(modes))}, not {mode} "
+            f"({mode} is the {other} store's)"
+        )
+    return mode
+
 
 class RetrieverSettings(ServiceSettings, EmbeddingSettingsMixin):
     model_config = SettingsConfigDict(env_prefix="RETRIEVER_", extra="ignore", frozen=True)
@@ -42,8 +64,23 @@ class RetrieverSettings(ServiceSettings, EmbeddingSettingsMixin):
         description="Weaviate collection names start with a capital letter.",
     )
     weaviate_timeout_s: float = Field(default=10.0, gt=0, le=300)
-    search_mode: Literal["vector", "hybrid"] = Field(
-        default="hybrid", description="weaviate: vector only, or BM25 and vector fused."
+    search_mode: SearchMode | None = Field(
+        default=None,
+        description=(
+            "local: vector, lexical (BM25) or fused (both, by RRF; the default); "
+            "weaviate: vector or hybrid (Weaviate's own BM25 fusion; the default)."
+        ),
+    )
+    # Question expansion (supportbus_retriever.expansion): the local index's BM25 also indexes
+    # labelled customer questions under the articles tagged with their intent.
+    expansion: bool = Field(
+        default=True, description="Index labelled questions with the articles (local store)."
+    )
+    expansion_csv: Path | None = Field(
+        default=None,
+        description="Banking77-format CSV (text,category) of the questions; default: the "
+        "training CSV `supportbus train` reads, <shared_dir>/datasets/banking77/train.csv. "
+        "Missing: the index is built from the articles alone.",
     )
     # 0.9, not the usual 0.5: Weaviate's BM25 does not stem ("stole" misses "stolen"), and on
     # held-out Banking77 texts alpha 0.5 gave recall@3 0.753, 0.75 gave 0.897, 0.9 gave 0.903
@@ -59,6 +96,16 @@ class RetrieverSettings(ServiceSettings, EmbeddingSettingsMixin):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("must be an http(s) URL such as http://127.0.0.1:8080")
         return value.rstrip("/")
+
+    def resolved_search_mode(self) -> SearchMode:
+        """Checked when the service builds its index: a wrong pair fails the start."""
+        return check_search_mode(self.store, self.search_mode)
+
+    def expansion_path(self) -> Path | None:
+        """The questions' CSV (None: expansion switched off); it may not exist."""
+        if not self.expansion:
+            return None
+        return self.expansion_csv or self.shared_dir / "datasets" / "banking77" / "train.csv"
 
     def weaviate_api_key_value(self) -> str | None:
         return self.weaviate_api_key.get_secret_value() if self.weaviate_api_key else None
