@@ -6,7 +6,7 @@ retrieve`. There is nothing to fit, only settings to choose, so each fold picks 
 (recall@3, then MRR) on the other four folds and is scored with it; the mean of those five
 held-out scores is the honest estimate of the chosen setting. The shipped defaults
 (supportbus_retriever.lexical.LexicalParams and EXPANDED_LEXICAL,
-supportbus_retriever.llama_index_store.FUSION and EXPANDED_FUSION) are the best on all of train;
+supportbus_retriever.fusion.FUSION and EXPANDED_FUSION) are the best on all of train;
 the script says whether they still are.
 
     uv run --frozen python benchmarks/retrieval_tuning.py [--train /work/exp/split/train.csv]
@@ -57,6 +57,7 @@ from numpy.typing import NDArray
 
 from supportbus_classifier.training import read_labelled_csv
 from supportbus_retriever.expansion import Expansion
+from supportbus_retriever.fusion import EXPANDED_FUSION, FUSION, FusionParams
 from supportbus_retriever.kb import KbArticle, load_articles
 from supportbus_retriever.lexical import (
     EXPANDED_LEXICAL,
@@ -64,12 +65,7 @@ from supportbus_retriever.lexical import (
     LexicalParams,
     build_lexical,
 )
-from supportbus_retriever.llama_index_store import (
-    EXPANDED_FUSION,
-    FUSION,
-    FusionParams,
-    LlamaIndexKnowledgeIndex,
-)
+from supportbus_retriever.llama_index_store import LlamaIndexKnowledgeIndex
 from supportbus_retriever.settings import RetrieverSettings
 from supportbus_runtime.embedding import MiniLMEmbedder
 

@@ -13,11 +13,10 @@ from supportbus_cli import artifacts
 from supportbus_cli.retrieval_eval import eval_expansion, retrieval_evals
 from supportbus_retriever.errors import IndexUnavailable
 from supportbus_retriever.expansion import NO_EXPANSION, Expansion, configured_expansion
+from supportbus_retriever.fusion import EXPANDED_FUSION, FUSION
 from supportbus_retriever.kb import KbArticle, load_articles
 from supportbus_retriever.lexical import LexicalParams, build_lexical
 from supportbus_retriever.llama_index_store import (
-    EXPANDED_FUSION,
-    FUSION,
     INDEX_FORMAT,
     LOCAL_MODES,
     MANIFEST,

@@ -109,7 +109,7 @@ class LexicalParams:
 
 # With question expansion (thousands of short question units beside the articles' own): best
 # for the fused ranking in the same 5-fold CV (benchmarks/retrieval_tuning.py --expansion; with
-# llama_index_store.EXPANDED_FUSION, CV R@3 0.975). BM25 alone would prefer k1 2.0, b 0.75 with
+# fusion.EXPANDED_FUSION, CV R@3 0.975). BM25 alone would prefer k1 2.0, b 0.75 with
 # stop words dropped (CV R@3 0.910 against 0.903 with these).
 EXPANDED_LEXICAL = LexicalParams(k1=1.5, b=0.5, stopwords=False, answers=True)
 

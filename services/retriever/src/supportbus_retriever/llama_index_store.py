@@ -32,7 +32,7 @@ import json
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,7 +42,11 @@ from opentelemetry.trace import Span
 
 from supportbus_retriever.errors import IndexUnavailable
 from supportbus_retriever.expansion import NO_EXPANSION, Expansion
-from supportbus_retriever.fusion import reciprocal_rank_fusion
+from supportbus_retriever.fusion import (
+    FusionParams,
+    fusion_for,
+    reciprocal_rank_fusion,
+)
 from supportbus_retriever.hits import CHUNKS_PER_ARTICLE, best_per_article, chunk_hit
 from supportbus_retriever.kb import KbArticle, digest, load_articles
 from supportbus_retriever.lexical import (
@@ -66,31 +70,6 @@ _REBUILD_HINT = "run `supportbus index build` to (re)create it"
 
 LocalMode = Literal["vector", "lexical", "fused"]
 LOCAL_MODES: tuple[LocalMode, ...] = ("vector", "lexical", "fused")
-
-
-@dataclass(frozen=True)
-class FusionParams:
-    """Weighted RRF of the vector and the BM25 ranking, each cut at ``depth`` articles."""
-
-    rrf_k: float
-    vector_weight: float
-    lexical_weight: float
-    depth: int
-
-
-# Chosen by 5-fold cross-validation on the Banking77 training texts (benchmarks/
-# retrieval_tuning.py; its docstring has the figures). The vector side weighs more because it is
-# the stronger ranker (train R@3 0.905 against BM25's 0.75); a small k lets a first place count.
-FUSION = FusionParams(rrf_k=5, vector_weight=3.0, lexical_weight=1.0, depth=73)
-# With question expansion (questions in both the vectors and BM25), chosen the same way, each
-# fold's index holding only the other four folds' texts as questions: 5-fold CV R@1 0.918,
-# R@3 0.975, MRR 0.944 (vectors with questions alone: 0.918 / 0.970 / 0.940). Each side cut at
-# its 10 best articles and a small k: BM25 confirms or reorders the vectors' first places.
-EXPANDED_FUSION = FusionParams(rrf_k=2, vector_weight=2.0, lexical_weight=1.0, depth=10)
-
-
-def fusion_for(expanded: bool) -> FusionParams:
-    return EXPANDED_FUSION if expanded else FUSION
 
 
 class LlamaIndexKnowledgeIndex:
