@@ -147,7 +147,9 @@ def test_vector_mode_ranks_and_scores_like_the_local_store(
     weaviate_server: WeaviateEndpoint, tmp_path: Path
 ) -> None:
     """Same chunks, same vectors, cosine similarity: only the store differs."""
-    local = LlamaIndexKnowledgeIndex.build(KB_DIR, tmp_path / "index", embedder=HashingEmbedder())
+    local = LlamaIndexKnowledgeIndex.build(
+        KB_DIR, tmp_path / "index", embedder=HashingEmbedder(), mode="vector"
+    )
     with _index(weaviate_server, mode="vector") as store:
         try:
             store.ingest(load_articles(KB_DIR))

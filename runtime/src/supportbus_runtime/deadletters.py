@@ -10,6 +10,7 @@ from aiokafka import ConsumerRecord
 
 from supportbus_contracts import topics as t
 from supportbus_runtime.errors import MessageRejected, RetryBudgetExhausted
+from supportbus_runtime.logs import redact
 
 TRUNCATED_HEADER = "x-dlq-truncated-from-bytes"
 
@@ -41,7 +42,7 @@ def dead_letter_headers(
     headers.update(
         {
             t.DLQ_HEADER_ERROR_TYPE: error_type,
-            t.DLQ_HEADER_ERROR_MESSAGE: reason,
+            t.DLQ_HEADER_ERROR_MESSAGE: redact(reason),  # operators read it: never customer PII
             t.DLQ_HEADER_SERVICE: service,
             t.DLQ_HEADER_FAILED_AT: datetime.now(UTC).isoformat(),
             t.DLQ_HEADER_ORIGINAL_TOPIC: topic,
@@ -109,7 +110,8 @@ def describe_error(error: BaseException) -> tuple[str, str]:
     """A type name and a reason fit for logs and dead-letter headers: never the payload."""
     if isinstance(error, MessageRejected):
         return error.error_type, error.reason
+    # Redacted before the cut: a number cut at the limit would no longer look like one.
     if isinstance(error, RetryBudgetExhausted):
-        return type(error.last).__name__, " ".join(str(error).split())[:1000]
+        return type(error.last).__name__, redact(" ".join(str(error).split()))[:1000]
     text = str(error) or error.__class__.__doc__ or ""
-    return type(error).__name__, " ".join(text.split())[:1000]
+    return type(error).__name__, redact(" ".join(text.split()))[:1000]
