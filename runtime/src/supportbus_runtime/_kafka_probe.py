@@ -25,31 +25,42 @@ def _ephemeral_range() -> tuple[int, int]:
         return 32768, 60999  # Linux's default
 
 
+# Every port this process has handed out: a picker that can return the same port twice races
+# against itself (the chaos suite picks a helpdesk port, then the Stack one per service, before
+# any of them binds; a repeat let the helpdesk take a classifier's port).
+_handed_out: set[int] = set()
+_handed_out_lock = threading.Lock()
+
+
 def find_free_port(exclude: tuple[int, ...] = ()) -> int:
-    """A port on 127.0.0.1 nobody listens on right now, for a server we are about to start.
+    """A port on 127.0.0.1 nobody listens on right now, for a server we are about to start;
+    never one this process handed out before.
 
     Picked below the kernel's ephemeral range: a port the kernel hands out for ``bind(0)`` is
     from the range it also uses for outgoing connections, so between our pick and the server's
     bind any client connection (hundreds of them in a chaos run) could take it. Racy still
-    against another picker, but no longer against every socket on the machine."""
+    against other processes picking ports, but no longer against every socket on the machine."""
     low, _ = _ephemeral_range()
     candidates = range(20000, low) if low > 21000 else range(1024, 65536)
-    for _ in range(200):
-        port = random.choice(candidates)
-        if port in exclude:
-            continue
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            try:
-                sock.bind((HOST, port))
-            except OSError:
+    with _handed_out_lock:
+        for _ in range(200):
+            port = random.choice(candidates)
+            if port in exclude or port in _handed_out:
                 continue
-        return port
-    while True:  # that range is full: fall back to what the kernel picks
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind((HOST, 0))
-            port = int(sock.getsockname()[1])
-        if port not in exclude:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                try:
+                    sock.bind((HOST, port))
+                except OSError:
+                    continue
+            _handed_out.add(port)
             return port
+        while True:  # that range is full: fall back to what the kernel picks
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                sock.bind((HOST, 0))
+                port = int(sock.getsockname()[1])
+            if port not in exclude and port not in _handed_out:
+                _handed_out.add(port)
+                return port
 
 
 def port_taken(port: int) -> bool:
