@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from weaviate.classes.query import Filter, MetadataQuery
 
 from supportbus_cli import kb_command
-from supportbus_cli.evaluation import retrieval_eval
+from supportbus_cli.retrieval_eval import retrieval_eval
 from supportbus_cli.settings import CliSettings
 from supportbus_contracts import (
     Classification,
@@ -440,7 +440,7 @@ def test_retrieval_eval_on_weaviate_vector_matches_local_and_leaves_nothing_behi
     assert (remote["store"], remote["mode"]) == ("weaviate", "vector")
     metrics = ("recall_at_1", "recall_at_k", "mrr")
     assert [remote[m] for m in metrics] == [local[m] for m in metrics]
-    assert local["recall_at_k"] > 0
+    assert float(local["recall_at_k"]) > 0
     assert set(client.collections.list_all()) == before  # the scratch collection is gone
     with pytest.raises(ValueError, match="hybrid needs --store weaviate"):
         retrieval_eval(
