@@ -256,6 +256,7 @@ class LlamaIndexKnowledgeIndex:
         self, query: str, vector: Sequence[float], k: int
     ) -> list[ArticleHit]:
         if self._executor is None:
+            _one_blas_thread()
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vector-search")
         with _tracer.start_as_current_span("vector_search") as span:
             return await asyncio.get_running_loop().run_in_executor(
@@ -343,3 +344,13 @@ def _embed_questions(
     batches = [embedder.embed(texts[i : i + 256]) for i in range(0, len(texts), 256)]
     vectors = np.concatenate(batches) if batches else np.zeros((0, 1), dtype=np.float32)
     return QuestionVectors.of(vectors.astype(np.float32), [i for _, i in kept])
+
+
+def _one_blas_thread() -> None:
+    """Serving: one BLAS thread for the process. A search is a product of a few MB (the
+    question vectors), about a millisecond on one core; OpenBLAS starts a thread per core and
+    they spin between calls, which under load cost the retriever 11.5 ms of CPU per request
+    instead of 3.3 (benchmarks/throughput.py, sustained embedded run)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
