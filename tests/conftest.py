@@ -18,11 +18,11 @@ from supportbus_classifier.settings import ClassifierSettings
 from supportbus_classifier.taxonomy import Taxonomy
 from supportbus_classifier.training import LabelledTexts, read_labelled_csv
 from supportbus_cli.settings import CliSettings
+from supportbus_devtools.localkafka import LocalKafka, LocalKafkaConfig
+from supportbus_devtools.localweaviate import LocalWeaviate, LocalWeaviateConfig, WeaviateEndpoint
 from supportbus_retriever.llama_index_store import LlamaIndexKnowledgeIndex
 from supportbus_retriever.settings import RetrieverSettings
 from supportbus_runtime.embedding import MiniLMEmbedder
-from supportbus_runtime.localkafka import LocalKafka, LocalKafkaConfig
-from supportbus_runtime.localweaviate import LocalWeaviate, LocalWeaviateConfig, WeaviateEndpoint
 
 # Examples per intent for the end-to-end model: enough for sensible routing, quick to embed.
 E2E_EXAMPLES_PER_INTENT = 20
@@ -145,7 +145,7 @@ def toxiproxy_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Toxiproxy API URL: TOXIPROXY_URL when set, otherwise a local server this project
     builds once (cached in ~/.cache/supportbus) and starts on a free port. Tests share it and
     keep apart by creating their own proxies. (traffic() needs a server with -proxy-metrics.)"""
-    from supportbus_cli.toxiproxy import LocalToxiproxy
+    from supportbus_devtools.toxiproxy import LocalToxiproxy
 
     external = os.environ.get("TOXIPROXY_URL")
     if external:

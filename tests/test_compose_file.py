@@ -22,10 +22,10 @@ from supportbus_classifier.settings import ClassifierSettings
 from supportbus_cli.main import app as cli_app
 from supportbus_cli.settings import CliSettings
 from supportbus_contracts.topics import all_topics
+from supportbus_devtools.localweaviate import DEFAULT_WEAVIATE_VERSION
 from supportbus_helpdesk.settings import HelpdeskSettings
 from supportbus_responder.settings import ResponderSettings
 from supportbus_retriever.settings import RetrieverSettings
-from supportbus_runtime.localweaviate import DEFAULT_WEAVIATE_VERSION
 from supportbus_ticketer.settings import TicketerSettings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from supportbus_llm_stub.testing import StubServer
 
 from supportbus_classifier.app import build_classifier
 from supportbus_classifier.llm_classifier import INSTRUCTIONS
@@ -22,6 +21,7 @@ from supportbus_classifier.service import ClassificationService, request_text
 from supportbus_classifier.settings import ClassifierSettings
 from supportbus_classifier.taxonomy import Taxonomy
 from supportbus_contracts import Article, SupportRequest, Ticket
+from supportbus_llm_stub.testing import StubServer
 from supportbus_responder.app import build_llm_composer
 from supportbus_responder.settings import ResponderSettings
 from supportbus_runtime.llm.guardrails import check_reply, urls_in

@@ -9,7 +9,6 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
-from supportbus_llm_stub.testing import StubServer
 
 from supportbus_classifier.app import build_classifier
 from supportbus_classifier.ports import Classifier, IntentPrediction
@@ -17,6 +16,7 @@ from supportbus_classifier.service import ClassificationService
 from supportbus_classifier.settings import ClassifierSettings
 from supportbus_classifier.taxonomy import Taxonomy
 from supportbus_contracts import Article, Classification, SupportRequest, Ticket
+from supportbus_llm_stub.testing import StubServer
 from supportbus_responder.app import build_llm_composer
 from supportbus_responder.settings import ResponderSettings
 from supportbus_runtime.llm.guardrails import BEGIN, END

@@ -9,6 +9,7 @@ import time
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+
 from supportbus_llm_stub.server import StubState, create_app
 from supportbus_llm_stub.testing import StubServer
 

@@ -15,7 +15,7 @@ from busbench.progress import Counter as ProgressCounter
 from busbench.progress import say
 from busbench.results import Row
 from busbench.stacks import RunningStack
-from supportbus_cli.stack import StackError
+from supportbus_devtools.stack import StackError
 
 
 @dataclass(frozen=True)

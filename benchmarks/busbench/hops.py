@@ -16,8 +16,8 @@ from busbench.progress import say
 from busbench.results import Row
 from busbench.stacks import PARTITIONS, Bench
 from supportbus_contracts.topics import dead_letter_topic
+from supportbus_devtools.processes import terminate_group
 from supportbus_runtime.broker import ensure_topics
-from supportbus_runtime.processes import terminate_group
 
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent  # benchmarks/, where busbench lives
 

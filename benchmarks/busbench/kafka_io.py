@@ -14,8 +14,8 @@ from aiokafka import AIOKafkaProducer, ConsumerRecord
 
 from busbench.progress import Counter as ProgressCounter
 from supportbus_contracts.envelope import Event
+from supportbus_devtools.topicreader import TopicTail, read_topics
 from supportbus_runtime.broker import PRODUCER_MAX_REQUEST_BYTES, EventRecord
-from supportbus_runtime.topicreader import TopicTail, read_topics
 
 
 async def start_producer(bootstrap: str) -> AIOKafkaProducer:

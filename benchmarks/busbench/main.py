@@ -12,8 +12,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from supportbus_llm_stub.testing import StubServer
-
 from busbench.baseline import Local
 from busbench.config import DEFAULT, DEFAULT_MAX_IN_FLIGHT, LLM_LATENCY_MS, QUICK, Sizes
 from busbench.corpus import Corpus
@@ -28,9 +26,10 @@ from busbench.stacks import Bench
 from supportbus_classifier.settings import ClassifierSettings
 from supportbus_cli.artifacts import ensure_index, ensure_model
 from supportbus_cli.settings import CliSettings
+from supportbus_devtools.localkafka import LocalKafka, LocalKafkaConfig
+from supportbus_devtools.processes import stop_on_sigterm
+from supportbus_llm_stub.testing import StubServer
 from supportbus_retriever.settings import RetrieverSettings
-from supportbus_runtime.localkafka import LocalKafka, LocalKafkaConfig
-from supportbus_runtime.processes import stop_on_sigterm
 
 REPO = Path(__file__).resolve().parents[2]
 PHASES = 9

@@ -14,8 +14,8 @@ import time
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from supportbus_devtools.topicreader import FETCH_BYTES
 from supportbus_runtime.broker import PRODUCER_MAX_REQUEST_BYTES
-from supportbus_runtime.topicreader import FETCH_BYTES
 
 
 async def relay(

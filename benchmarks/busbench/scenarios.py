@@ -3,13 +3,12 @@ helpdesk, the sustained and offered-load runs."""
 
 from __future__ import annotations
 
-from supportbus_llm_stub.testing import StubServer
-
 from busbench.baseline import Local, Providers, run_baseline
 from busbench.busrun import RunSpec, bus_run
 from busbench.config import DEFAULT_MAX_IN_FLIGHT
 from busbench.results import Row
 from busbench.stacks import Bench, RunningStack, llm_env, max_in_flight_env, running_stack
+from supportbus_llm_stub.testing import StubServer
 
 
 async def _warm(running: RunningStack, rows: list[Row]) -> bool:

@@ -10,17 +10,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
-from supportbus_llm_stub.testing import StubServer
 
 from busbench.config import SERVICES, Sizes
 from busbench.corpus import Corpus
 from busbench.kafka_io import TopicWatcher
 from busbench.progress import say
-from supportbus_cli.stack import Stack, StackConfig
 from supportbus_contracts.topics import PIPELINE_TOPICS, RESPONSE_READY, dead_letter_topic
+from supportbus_devtools.contracts_topics import pipeline_topics
+from supportbus_devtools.localkafka import find_free_port
+from supportbus_devtools.stack import Stack, StackConfig
+from supportbus_llm_stub.testing import StubServer
 from supportbus_runtime.broker import ensure_topics
-from supportbus_runtime.contracts_topics import pipeline_topics
-from supportbus_runtime.localkafka import find_free_port
 
 PARTITIONS = 6  # the services' default
 

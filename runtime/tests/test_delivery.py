@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 
 from supportbus_contracts import Classification, RequestClassified, RequestReceived, SupportRequest
+from supportbus_devtools.testing import record_topic
 from supportbus_runtime.delivery import DeliveryPolicy, EventConsumer, Publication
 from supportbus_runtime.errors import PermanentError, TransientError
-from supportbus_runtime.testing import record_topic
 
 IN, OUT = "in.v1", "out.v1"
 FAST = DeliveryPolicy(max_attempts=3, initial_backoff_s=0.001, max_backoff_s=0.01)

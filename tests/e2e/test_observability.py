@@ -18,10 +18,10 @@ from supportbus_classifier.training import LabelledTexts
 from supportbus_cli.collect import collect_responses
 from supportbus_cli.publishing import RequestLine, publish_requests
 from supportbus_cli.settings import CliSettings
-from supportbus_cli.stack import SERVICES, Stack, StackConfig
 from supportbus_contracts import SupportRequest
 from supportbus_contracts.topics import REQUEST_RECEIVED
-from supportbus_runtime.localkafka import find_free_port
+from supportbus_devtools.localkafka import find_free_port
+from supportbus_devtools.stack import SERVICES, Stack, StackConfig
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 

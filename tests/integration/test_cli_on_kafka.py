@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from supportbus_cli.main import app
 from supportbus_contracts import RequestReceived
 from supportbus_contracts.topics import REQUEST_RECEIVED
-from supportbus_runtime.topicreader import read_topics
+from supportbus_devtools.topicreader import read_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 

@@ -14,11 +14,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
 from supportbus_cli.settings import CliSettings
 from supportbus_contracts import Classification, RequestClassified, RequestReceived, SupportRequest
+from supportbus_devtools.topicreader import read_topics, topic_partitions
 from supportbus_runtime.app import Output, Route, ServiceApp, build_service_app
 from supportbus_runtime.broker import build_broker, ensure_topics
 from supportbus_runtime.delivery import Publication
 from supportbus_runtime.settings import ServiceSettings
-from supportbus_runtime.topicreader import read_topics, topic_partitions
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 

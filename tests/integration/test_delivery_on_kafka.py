@@ -20,11 +20,11 @@ from supportbus_contracts import (
     TicketCreated,
 )
 from supportbus_contracts.topics import RESPONSE_READY, TICKET_CREATED
+from supportbus_devtools.contracts_topics import pipeline_topics
+from supportbus_devtools.topicreader import read_topics
 from supportbus_responder.app import build_app
 from supportbus_responder.settings import ResponderSettings
 from supportbus_runtime.broker import build_broker, ensure_topics
-from supportbus_runtime.contracts_topics import pipeline_topics
-from supportbus_runtime.topicreader import read_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from supportbus_contracts import Ticket
-from supportbus_runtime.localkafka import find_free_port
+from supportbus_devtools.localkafka import find_free_port
 from supportbus_ticketer.errors import HelpdeskUnavailable
 from supportbus_ticketer.helpdesk_client import HelpdeskClient
 from supportbus_ticketer.ports import TicketDraft

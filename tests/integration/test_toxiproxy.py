@@ -15,7 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from supportbus_cli.toxiproxy import (
+from supportbus_devtools.localkafka import find_free_port
+from supportbus_devtools.toxiproxy import (
     DEFAULT_TOXIPROXY_VERSION,
     Proxy,
     ToxiproxyClient,
@@ -24,7 +25,6 @@ from supportbus_cli.toxiproxy import (
     ensure_toxiproxy,
     toxic,
 )
-from supportbus_runtime.localkafka import find_free_port
 
 # The session's 600 s timeout (pyproject) also covers a first build of the server.
 pytestmark = pytest.mark.integration

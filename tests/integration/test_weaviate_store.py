@@ -30,6 +30,13 @@ from supportbus_contracts import (
     SupportRequest,
 )
 from supportbus_contracts.topics import KNOWLEDGE_RETRIEVED, REQUEST_CLASSIFIED
+from supportbus_devtools.localweaviate import (
+    LocalWeaviate,
+    LocalWeaviateConfig,
+    WeaviateEndpoint,
+    find_free_port,
+)
+from supportbus_devtools.testing import HashingEmbedder, record_topic
 from supportbus_retriever.app import build_app, build_index
 from supportbus_retriever.chunking import LlamaEmbeddingAdapter, chunk_articles
 from supportbus_retriever.errors import IndexUnavailable, VectorStoreUnavailable
@@ -38,13 +45,6 @@ from supportbus_retriever.llama_index_store import LlamaIndexKnowledgeIndex
 from supportbus_retriever.settings import RetrieverSettings
 from supportbus_retriever.weaviate_store import SearchMode, WeaviateKnowledgeIndex, connect
 from supportbus_runtime.embedding import MiniLMEmbedder, TextEmbedder
-from supportbus_runtime.localweaviate import (
-    LocalWeaviate,
-    LocalWeaviateConfig,
-    WeaviateEndpoint,
-    find_free_port,
-)
-from supportbus_runtime.testing import HashingEmbedder, record_topic
 
 pytestmark = pytest.mark.integration
 

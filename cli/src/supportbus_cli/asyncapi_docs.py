@@ -9,12 +9,12 @@ from typing import Any
 
 from supportbus_classifier.app import build_app as build_classifier
 from supportbus_classifier.settings import ClassifierSettings
+from supportbus_devtools.asyncapi import asyncapi_document
 from supportbus_responder.app import build_app as build_responder
 from supportbus_responder.settings import ResponderSettings
 from supportbus_retriever.app import build_app as build_retriever
 from supportbus_retriever.settings import RetrieverSettings
 from supportbus_runtime.app import ServiceApp
-from supportbus_runtime.asyncapi import asyncapi_document
 from supportbus_runtime.settings import repo_root
 from supportbus_ticketer.app import build_app as build_ticketer
 from supportbus_ticketer.settings import TicketerSettings

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from supportbus_contracts import ResponseReady
 from supportbus_contracts.topics import RESPONSE_READY
-from supportbus_runtime.topicreader import read_topics
+from supportbus_devtools.topicreader import read_topics
 
 
 async def collect_responses(

@@ -19,12 +19,12 @@ from supportbus_cli.kafka import local_kafka
 from supportbus_cli.progress import console
 from supportbus_cli.publishing import RequestLine, publish_requests, read_requests_file
 from supportbus_cli.settings import CliSettings
-from supportbus_cli.stack import Stack, StackConfig
 from supportbus_contracts import ResponseReady
+from supportbus_devtools.contracts_topics import pipeline_topics
+from supportbus_devtools.localkafka import find_free_port
+from supportbus_devtools.stack import Stack, StackConfig
 from supportbus_retriever.settings import RetrieverSettings
 from supportbus_runtime.broker import ensure_topics
-from supportbus_runtime.contracts_topics import pipeline_topics
-from supportbus_runtime.localkafka import find_free_port
 
 
 @contextlib.contextmanager

@@ -8,10 +8,10 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import OffsetAndMetadata
 
 from supportbus_contracts.topics import DEAD_LETTER_SUFFIX, PIPELINE_TOPICS, dead_letter_topic
+from supportbus_devtools.topicreader import FETCH_BYTES, read_topics, topic_partitions
 from supportbus_runtime.broker import build_broker
 from supportbus_runtime.deadletters import DeadLetter, original_headers
 from supportbus_runtime.settings import ServiceSettings
-from supportbus_runtime.topicreader import FETCH_BYTES, read_topics, topic_partitions
 
 
 def dlq_topics(settings: ServiceSettings, topics: Sequence[str] | None = None) -> list[str]:

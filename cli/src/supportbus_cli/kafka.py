@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from supportbus_runtime.localkafka import LocalKafka, LocalKafkaConfig
+from supportbus_devtools.localkafka import LocalKafka, LocalKafkaConfig
 
 
 @contextlib.contextmanager

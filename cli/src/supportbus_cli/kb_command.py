@@ -13,16 +13,16 @@ from rich.progress import TaskID
 from supportbus_cli import artifacts
 from supportbus_cli.progress import console, progress_bar
 from supportbus_cli.settings import CliSettings
-from supportbus_retriever.kb import KbArticle, load_articles
-from supportbus_retriever.settings import RetrieverSettings
-from supportbus_retriever.weaviate_store import IngestReport, WeaviateKnowledgeIndex
-from supportbus_runtime.errors import SupportbusError
-from supportbus_runtime.localweaviate import (
+from supportbus_devtools.localweaviate import (
     LocalWeaviate,
     LocalWeaviateConfig,
     ensure_weaviate_binary,
 )
-from supportbus_runtime.processes import stop_on_sigterm
+from supportbus_devtools.processes import stop_on_sigterm
+from supportbus_retriever.kb import KbArticle, load_articles
+from supportbus_retriever.settings import RetrieverSettings
+from supportbus_retriever.weaviate_store import IngestReport, WeaviateKnowledgeIndex
+from supportbus_runtime.errors import SupportbusError
 
 kb_app = typer.Typer(help="The knowledge base the retriever searches.", no_args_is_help=True)
 weaviate_app = typer.Typer(

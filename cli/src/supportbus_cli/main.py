@@ -35,13 +35,13 @@ from supportbus_cli.retrieval_eval import modes_table, retrieval_evals
 from supportbus_cli.settings import CliSettings
 from supportbus_cli.tracing.command import register as register_trace
 from supportbus_contracts import SupportRequest
+from supportbus_devtools.contracts_topics import pipeline_topics
+from supportbus_devtools.localkafka import LocalKafka, LocalKafkaConfig
+from supportbus_devtools.processes import stop_on_sigterm
 from supportbus_retriever.settings import RetrieverSettings
 from supportbus_runtime.broker import ensure_topics
-from supportbus_runtime.contracts_topics import pipeline_topics
 from supportbus_runtime.errors import SupportbusError
-from supportbus_runtime.localkafka import LocalKafka, LocalKafkaConfig
 from supportbus_runtime.logs import configure_logging
-from supportbus_runtime.processes import stop_on_sigterm
 
 app = typer.Typer(
     help="Operate supportbus: publish requests, train, evaluate, inspect dead letters.",

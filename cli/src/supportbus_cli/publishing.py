@@ -14,8 +14,8 @@ from pydantic import ValidationError
 from supportbus_cli.progress import progress_bar
 from supportbus_contracts import RequestReceived, SupportRequest
 from supportbus_contracts.topics import REQUEST_RECEIVED
+from supportbus_devtools.contracts_topics import pipeline_topics
 from supportbus_runtime.broker import build_broker, ensure_topics, publish_event
-from supportbus_runtime.contracts_topics import pipeline_topics
 from supportbus_runtime.errors import PermanentError
 from supportbus_runtime.settings import ServiceSettings
 

@@ -17,8 +17,8 @@ from supportbus_classifier.taxonomy import Taxonomy
 from supportbus_classifier.training import LabelledTexts, stratified_split, train_model
 from supportbus_contracts import RequestClassified, RequestReceived, SupportRequest
 from supportbus_contracts.topics import REQUEST_CLASSIFIED, REQUEST_RECEIVED, dead_letter_topic
-from supportbus_runtime.testing import HashingEmbedder, record_topic
-from supportbus_runtime.testing_spans import recorded_spans, spans_of_trace
+from supportbus_devtools.testing import HashingEmbedder, record_topic
+from supportbus_devtools.testing_spans import recorded_spans, spans_of_trace
 
 TAXONOMY = """
 version: 1

@@ -19,7 +19,7 @@ from supportbus_classifier.calibration import (
 from supportbus_classifier.errors import ModelUnavailable
 from supportbus_classifier.linear_model import FEATURE_SET, LinearIntentModel
 from supportbus_classifier.taxonomy import Taxonomy
-from supportbus_runtime.testing import HashingEmbedder
+from supportbus_devtools.testing import HashingEmbedder
 
 TAXONOMY = """
 version: 1

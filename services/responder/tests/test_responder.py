@@ -13,11 +13,11 @@ from supportbus_contracts import (
     TicketCreated,
 )
 from supportbus_contracts.topics import RESPONSE_READY, TICKET_CREATED
+from supportbus_devtools.testing import record_topic
 from supportbus_responder.app import build_app, build_llm_composer
 from supportbus_responder.ports import Reply
 from supportbus_responder.settings import ResponderSettings
 from supportbus_responder.template import TemplateComposer
-from supportbus_runtime.testing import record_topic
 
 
 def _articles() -> list[Article]:

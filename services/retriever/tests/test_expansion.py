@@ -11,6 +11,7 @@ import pytest
 
 from supportbus_cli import artifacts
 from supportbus_cli.retrieval_eval import eval_expansion, retrieval_evals
+from supportbus_devtools.testing import HashingEmbedder
 from supportbus_retriever.errors import IndexUnavailable
 from supportbus_retriever.expansion import NO_EXPANSION, Expansion, configured_expansion
 from supportbus_retriever.fusion import EXPANDED_FUSION, FUSION
@@ -23,7 +24,6 @@ from supportbus_retriever.llama_index_store import (
     LlamaIndexKnowledgeIndex,
 )
 from supportbus_retriever.settings import RetrieverSettings
-from supportbus_runtime.testing import HashingEmbedder
 
 ARTICLES = {
     "kb-stolen": ("Lost or stolen card", ["lost_or_stolen_card"], "## Freeze it\nFreeze the card."),

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from supportbus_cli.retrieval_eval import resolve_store_and_modes
+from supportbus_devtools.testing import HashingEmbedder
 from supportbus_retriever.errors import IndexUnavailable
 from supportbus_retriever.fusion import reciprocal_rank_fusion
 from supportbus_retriever.kb import KbArticle
 from supportbus_retriever.lexical import Analyzer, LexicalIndex, LexicalParams, build_lexical
 from supportbus_retriever.llama_index_store import INDEX_FORMAT, MANIFEST, LlamaIndexKnowledgeIndex
 from supportbus_retriever.settings import RetrieverSettings, check_search_mode
-from supportbus_runtime.testing import HashingEmbedder
 
 
 def _article(article_id: str, title: str, body: str) -> KbArticle:

@@ -16,6 +16,8 @@ from supportbus_contracts import (
     SupportRequest,
 )
 from supportbus_contracts.topics import KNOWLEDGE_RETRIEVED, REQUEST_CLASSIFIED
+from supportbus_devtools.testing import HashingEmbedder, record_topic
+from supportbus_devtools.testing_spans import recorded_spans, spans_of_trace
 from supportbus_retriever.app import build_app
 from supportbus_retriever.errors import IndexUnavailable, KnowledgeBaseError
 from supportbus_retriever.kb import load_articles
@@ -23,8 +25,6 @@ from supportbus_retriever.llama_index_store import LlamaIndexKnowledgeIndex
 from supportbus_retriever.ports import ArticleHit
 from supportbus_retriever.service import RetrievalService
 from supportbus_retriever.settings import RetrieverSettings
-from supportbus_runtime.testing import HashingEmbedder, record_topic
-from supportbus_runtime.testing_spans import recorded_spans, spans_of_trace
 
 ARTICLES = {
     "kb-lost-card": (

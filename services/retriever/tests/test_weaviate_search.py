@@ -11,9 +11,9 @@ from typing import Any, cast
 import pytest
 import weaviate
 
+from supportbus_devtools.testing import HashingEmbedder
 from supportbus_retriever.errors import VectorStoreUnavailable
 from supportbus_retriever.weaviate_store import WeaviateKnowledgeIndex
-from supportbus_runtime.testing import HashingEmbedder
 
 
 class FakeQuery:

@@ -16,7 +16,7 @@ from supportbus_contracts import (
     TicketCreated,
 )
 from supportbus_contracts.topics import KNOWLEDGE_RETRIEVED, TICKET_CREATED, dead_letter_topic
-from supportbus_runtime.testing import record_topic
+from supportbus_devtools.testing import record_topic
 from supportbus_ticketer.app import build_app
 from supportbus_ticketer.errors import HelpdeskUnavailable, TicketRejected
 from supportbus_ticketer.helpdesk_client import HelpdeskClient

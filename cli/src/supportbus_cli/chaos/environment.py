@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Literal
 
 import httpx
-from supportbus_llm_stub.testing import StubServer
 
 from supportbus_cli.chaos.ledger import Sightings
-from supportbus_cli.stack import Stack
-from supportbus_cli.toxiproxy import LocalToxiproxy, ToxiproxyClient
-from supportbus_runtime.localkafka import LocalKafka
-from supportbus_runtime.localweaviate import LocalWeaviate
+from supportbus_devtools.localkafka import LocalKafka
+from supportbus_devtools.localweaviate import LocalWeaviate
+from supportbus_devtools.stack import Stack
+from supportbus_devtools.toxiproxy import LocalToxiproxy, ToxiproxyClient
+from supportbus_llm_stub.testing import StubServer
 
 StackKind = Literal["embedded", "llm", "weaviate"]
 

@@ -141,7 +141,7 @@ def broker_restart(*, hard: bool) -> Fault:
 
 
 def _accepts(port: int) -> bool:
-    from supportbus_runtime._kafka_probe import accepts_connections
+    from supportbus_devtools._kafka_probe import accepts_connections
 
     return accepts_connections(port)
 

@@ -25,7 +25,7 @@ from supportbus_contracts.topics import (
     RESPONSE_READY,
     dead_letter_topic,
 )
-from supportbus_runtime.topicreader import TopicTail, read_topics
+from supportbus_devtools.topicreader import TopicTail, read_topics
 
 
 @dataclass

@@ -26,12 +26,12 @@ from supportbus_cli.chaos.publisher import PublishLog, publish_steadily, start_p
 from supportbus_cli.chaos.scenarios import TICKETER_TIMEOUT_S, Scenario
 from supportbus_cli.chaos.timeline import Recovery, recovery
 from supportbus_cli.progress import console
-from supportbus_cli.stack import SERVICES, Stack, StackConfig
 from supportbus_contracts import RequestReceived, SupportRequest
 from supportbus_contracts.topics import REQUEST_RECEIVED
+from supportbus_devtools.contracts_topics import pipeline_topics
+from supportbus_devtools.localkafka import find_free_port
+from supportbus_devtools.stack import SERVICES, Stack, StackConfig
 from supportbus_runtime.broker import ensure_topics
-from supportbus_runtime.contracts_topics import pipeline_topics
-from supportbus_runtime.localkafka import find_free_port
 
 Channel = Literal["email", "chat", "api", "web"]
 CHANNELS: tuple[Channel, ...] = ("email", "chat", "api", "web")

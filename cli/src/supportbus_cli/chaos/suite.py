@@ -15,15 +15,14 @@ import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from supportbus_llm_stub.testing import StubServer
-
 from supportbus_cli.chaos.environment import SharedServers
 from supportbus_cli.chaos.runner import ChaosOptions, Row, run_scenario
 from supportbus_cli.chaos.scenarios import Scenario
 from supportbus_cli.progress import console
-from supportbus_cli.toxiproxy import LocalToxiproxy, ToxiproxyClient
-from supportbus_runtime.localkafka import LocalKafka, LocalKafkaConfig, find_free_port
-from supportbus_runtime.localweaviate import LocalWeaviate, LocalWeaviateConfig
+from supportbus_devtools.localkafka import LocalKafka, LocalKafkaConfig, find_free_port
+from supportbus_devtools.localweaviate import LocalWeaviate, LocalWeaviateConfig
+from supportbus_devtools.toxiproxy import LocalToxiproxy, ToxiproxyClient
+from supportbus_llm_stub.testing import StubServer
 
 WEAVIATE_COLLECTION = "ChaosArticles"
 

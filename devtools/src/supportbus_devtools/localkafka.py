@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from supportbus_runtime.processes import LocalServer, exclusive_lock, read_lines
+from supportbus_devtools.processes import LocalServer, exclusive_lock, read_lines
 
 from ._kafka_config import (
     HOST,

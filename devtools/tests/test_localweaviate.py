@@ -12,7 +12,7 @@ import pytest
 import weaviate
 from weaviate.classes.config import Configure, DataType, Property
 
-from supportbus_runtime.localweaviate import (
+from supportbus_devtools.localweaviate import (
     LocalWeaviate,
     LocalWeaviateConfig,
     LocalWeaviateError,

@@ -24,12 +24,11 @@ from typing import Any, Literal, Self
 
 import httpx
 
-from supportbus_cli.settings import CliSettings
-from supportbus_runtime._kafka_probe import port_taken
+from supportbus_devtools._kafka_probe import port_taken
+from supportbus_devtools.localkafka import _default_cache_dir, find_free_port
+from supportbus_devtools.localweaviate import _go_env  # one GOPROXY/toolchain policy for builds
+from supportbus_devtools.processes import LocalServer, exclusive_lock, read_lines
 from supportbus_runtime.errors import SupportbusError
-from supportbus_runtime.localkafka import find_free_port
-from supportbus_runtime.localweaviate import _go_env  # one GOPROXY/toolchain policy for builds
-from supportbus_runtime.processes import LocalServer, exclusive_lock, read_lines
 
 # The newest release on the Go module proxy; builds with this project's Go (1.26, CGO off).
 DEFAULT_TOXIPROXY_VERSION = "2.12.0"
@@ -322,14 +321,14 @@ def toxic(client: ToxiproxyClient, proxy: str, kind: ToxicKind,
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m supportbus_cli.toxiproxy build``: build ahead of the tests (scripts/test)."""
-    parser = argparse.ArgumentParser(prog="python -m supportbus_cli.toxiproxy")
+    """``python -m supportbus_devtools.toxiproxy build``: build it ahead of the tests."""
+    parser = argparse.ArgumentParser(prog="python -m supportbus_devtools.toxiproxy")
     commands = parser.add_subparsers(dest="command", required=True)
     build = commands.add_parser("build", help="build toxiproxy-server once; print its path")
     build.add_argument("--version", default=DEFAULT_TOXIPROXY_VERSION)
     args = parser.parse_args(argv)
     try:
-        print(ensure_toxiproxy(CliSettings().cache_dir, args.version))
+        print(ensure_toxiproxy(_default_cache_dir(), args.version))
     except ToxiproxyError as exc:
         parser.exit(1, f"toxiproxy: {exc}\n")
 

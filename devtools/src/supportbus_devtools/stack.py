@@ -13,9 +13,9 @@ from pathlib import Path
 
 import httpx
 
+from supportbus_devtools.localkafka import find_free_port
+from supportbus_devtools.processes import terminate_group
 from supportbus_runtime.errors import SupportbusError
-from supportbus_runtime.localkafka import find_free_port
-from supportbus_runtime.processes import terminate_group
 
 SERVICES = ("classifier", "retriever", "ticketer", "responder")
 

@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
-from supportbus_runtime.localkafka import (
+from supportbus_devtools.localkafka import (
     LocalKafka,
     LocalKafkaConfig,
     LocalKafkaError,

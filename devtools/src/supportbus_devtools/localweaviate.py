@@ -23,7 +23,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from supportbus_runtime.processes import LocalServer, exclusive_lock, read_lines
+from supportbus_devtools.processes import LocalServer, exclusive_lock, read_lines
 
 from ._kafka_config import HOST
 from ._kafka_probe import accepts_connections, find_free_port, port_taken
