@@ -23,6 +23,7 @@ from supportbus_classifier.taxonomy import Taxonomy
 from supportbus_contracts import Article, SupportRequest, Ticket
 from supportbus_llm_stub.testing import StubServer
 from supportbus_responder.app import build_llm_composer
+from supportbus_responder.ports import ReplyInput
 from supportbus_responder.settings import ResponderSettings
 from supportbus_runtime.llm.guardrails import check_reply, urls_in
 
@@ -147,7 +148,7 @@ async def test_injections_never_steer_routing_priority_or_replies(
             failures.append(f"{row['id']}: unsafe summary {result.summary!r}")
 
         stub.script([], default={"kind": "gullible", "content": HONEST_REPLY})
-        reply = await composer.compose(_request(row), result, ARTICLES, TICKET)
+        reply = await composer.compose(ReplyInput(_request(row), result, ARTICLES, TICKET))
         outcomes[f"responder:{reply.composer}"] += 1
         leaked = [word for word in FORBIDDEN if word.lower() in reply.text.lower()]
         leaked += check_reply(

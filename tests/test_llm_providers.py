@@ -18,6 +18,7 @@ from supportbus_classifier.taxonomy import Taxonomy
 from supportbus_contracts import Article, Classification, SupportRequest, Ticket
 from supportbus_llm_stub.testing import StubServer
 from supportbus_responder.app import build_llm_composer
+from supportbus_responder.ports import ReplyInput
 from supportbus_responder.settings import ResponderSettings
 from supportbus_runtime.llm.guardrails import BEGIN, END
 from supportbus_runtime.llm.tokens import count_tokens
@@ -354,7 +355,7 @@ def _composer(stub: StubServer, **settings: Any) -> Any:
 
 async def _compose(stub: StubServer, body: str = "My card was stolen", **settings: Any) -> Any:
     return await _composer(stub, **settings).compose(
-        _request(body), CLASSIFICATION, ARTICLES, TICKET
+        ReplyInput(_request(body), CLASSIFICATION, ARTICLES, TICKET)
     )
 
 

@@ -163,6 +163,7 @@ async def test_echo_valid_answers_pass_the_real_classifier_and_composer_first_ti
     from supportbus_classifier.taxonomy import Taxonomy
     from supportbus_contracts import Article, SupportRequest, Ticket
     from supportbus_responder.app import build_llm_composer
+    from supportbus_responder.ports import ReplyInput
     from supportbus_responder.settings import ResponderSettings
 
     taxonomy = Taxonomy.load(ClassifierSettings().taxonomy_path)
@@ -190,7 +191,7 @@ async def test_echo_valid_answers_pass_the_real_classifier_and_composer_first_ti
         )
         classification = await classifier.classify_async(request)
         composer = build_llm_composer(ResponderSettings(composer="llm", llm_base_url=stub.base_url))
-        reply = await composer.compose(request, classification, articles, ticket)
+        reply = await composer.compose(ReplyInput(request, classification, articles, ticket))
         assert stub.stats() == {"answered": 2, "by_kind": {"echo_valid": 2}}
     assert classification.intent in taxonomy.intents
     assert classification.fallback_reason is None

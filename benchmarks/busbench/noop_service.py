@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from pydantic_settings import SettingsConfigDict
 
 from supportbus_contracts import RequestReceived
-from supportbus_runtime.app import Output, Route, ServiceApp, build_service_app, run_service
-from supportbus_runtime.delivery import Publication
+from supportbus_runtime.app import ServiceApp, build_service_app, run_service
+from supportbus_runtime.declaration import Input, Output, Publication, ServiceDeclaration
 from supportbus_runtime.settings import ServiceSettings
 
 SERVICE = "noop"
@@ -26,14 +26,15 @@ class NoopSettings(ServiceSettings):
 
 
 def build_app(settings: NoopSettings) -> ServiceApp:
+    # Declared here rather than at module level: the topics come from the settings.
+    republished = Output(settings.output_topic, RequestReceived)
+    received = Input(settings.input_topic, RequestReceived, outputs=(republished,))
+
     async def republish(event: RequestReceived) -> Sequence[Publication]:
-        return [Publication(settings.output_topic, event)]  # the event unchanged
+        return [republished.publish(event)]  # the event unchanged
 
     return build_service_app(
-        service=SERVICE,
-        settings=settings,
-        routes=[Route(settings.input_topic, RequestReceived, republish)],
-        outputs=[Output(settings.output_topic, RequestReceived)],
+        ServiceDeclaration(SERVICE, (received,)), settings, [received.handled_by(republish)]
     )
 
 

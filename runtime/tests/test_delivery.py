@@ -9,7 +9,8 @@ from faststream.kafka import KafkaBroker, TestKafkaBroker
 
 from supportbus_contracts import Classification, RequestClassified, RequestReceived, SupportRequest
 from supportbus_devtools.testing import record_topic
-from supportbus_runtime.delivery import DeliveryPolicy, EventConsumer, Publication
+from supportbus_runtime.declaration import Publication
+from supportbus_runtime.delivery import DeliveryPolicy, EventConsumer
 from supportbus_runtime.errors import PermanentError, TransientError
 
 IN, OUT = "in.v1", "out.v1"

@@ -15,9 +15,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from supportbus_cli.settings import CliSettings
 from supportbus_contracts import Classification, RequestClassified, RequestReceived, SupportRequest
 from supportbus_devtools.topicreader import read_topics, topic_partitions
-from supportbus_runtime.app import Output, Route, ServiceApp, build_service_app
+from supportbus_runtime.app import ServiceApp, build_service_app
 from supportbus_runtime.broker import build_broker, ensure_topics
-from supportbus_runtime.delivery import Publication
+from supportbus_runtime.declaration import Input, Output, Publication, ServiceDeclaration
 from supportbus_runtime.settings import ServiceSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -70,11 +70,9 @@ def _settings(bootstrap: str, prefix: str, **overrides: object) -> ServiceSettin
 
 @asynccontextmanager
 async def _service(settings: ServiceSettings, handler: SlowHandler) -> AsyncIterator[ServiceApp]:
+    received = Input(IN, RequestReceived, outputs=(Output(OUT, RequestClassified),))
     service_app = build_service_app(
-        service="slow",
-        settings=settings,
-        routes=[Route(IN, RequestReceived, handler)],
-        outputs=[Output(OUT, RequestClassified)],
+        ServiceDeclaration("slow", (received,)), settings, [received.handled_by(handler)]
     )
     await service_app.app.start()
     try:

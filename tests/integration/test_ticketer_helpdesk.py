@@ -6,7 +6,6 @@ import asyncio
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 
 from supportbus_contracts import Ticket
 from supportbus_devtools.localkafka import find_free_port
+from supportbus_devtools.processes import wait_until_http_ok
 from supportbus_ticketer.errors import HelpdeskUnavailable
 from supportbus_ticketer.helpdesk_client import HelpdeskClient
 from supportbus_ticketer.ports import TicketDraft
@@ -39,15 +39,12 @@ def helpdesk(tmp_path: Path) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
+
+    def still_running() -> None:
+        assert process.poll() is None, f"helpdesk exited with {process.returncode}"
+
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline, "helpdesk did not start"
-                time.sleep(0.1)
+        wait_until_http_ok(f"{url}/healthz", 30, check=still_running)
         yield url
     finally:
         process.terminate()

@@ -8,7 +8,12 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import OffsetAndMetadata
 
 from supportbus_contracts.topics import DEAD_LETTER_SUFFIX, PIPELINE_TOPICS, dead_letter_topic
-from supportbus_devtools.topicreader import FETCH_BYTES, read_topics, topic_partitions
+from supportbus_devtools.topicreader import (
+    FETCH_BYTES,
+    read_topics,
+    start_or_stop,
+    topic_partitions,
+)
 from supportbus_runtime.broker import build_broker
 from supportbus_runtime.deadletters import DeadLetter, original_headers
 from supportbus_runtime.settings import ServiceSettings
@@ -51,8 +56,12 @@ async def redrive(
         max_partition_fetch_bytes=FETCH_BYTES,
     )
     broker = build_broker(settings, client_id="supportbus-dlq-redrive")
-    await consumer.start()
-    await broker.connect()
+    await start_or_stop(consumer)
+    try:
+        await broker.connect()
+    except BaseException:
+        await consumer.stop()
+        raise
     sent = 0
     try:
         partitions = await topic_partitions(

@@ -1,5 +1,5 @@
 """``supportbus kb ingest`` and ``supportbus weaviate run``; main.py wires them in with
-``register(app)``."""
+``register(app)``. Errors are left to the app's one translation (``supportbus_cli.errors``)."""
 
 from __future__ import annotations
 
@@ -12,17 +12,16 @@ from rich.progress import TaskID
 
 from supportbus_cli import artifacts
 from supportbus_cli.progress import console, progress_bar
+from supportbus_cli.serve import serve
 from supportbus_cli.settings import CliSettings
 from supportbus_devtools.localweaviate import (
     LocalWeaviate,
     LocalWeaviateConfig,
     ensure_weaviate_binary,
 )
-from supportbus_devtools.processes import stop_on_sigterm
 from supportbus_retriever.kb import KbArticle, load_articles
 from supportbus_retriever.settings import RetrieverSettings
 from supportbus_retriever.weaviate_store import IngestReport, WeaviateKnowledgeIndex
-from supportbus_runtime.errors import SupportbusError
 
 kb_app = typer.Typer(help="The knowledge base the retriever searches.", no_args_is_help=True)
 weaviate_app = typer.Typer(
@@ -34,11 +33,6 @@ def register(app: typer.Typer) -> None:
     """Add the ``kb`` and ``weaviate`` command groups to ``app``."""
     app.add_typer(kb_app, name="kb")
     app.add_typer(weaviate_app, name="weaviate")
-
-
-def _fail(error: Exception) -> None:
-    console.print(f"[red]error:[/] {error}")
-    raise typer.Exit(2)
 
 
 def ingest_with_progress(
@@ -88,27 +82,21 @@ def ingest_command(
     settings = RetrieverSettings()
     started = time.perf_counter()
     if (store or settings.store) == "local":
-        try:
-            artifacts.build_index(settings)
-        except SupportbusError as error:
-            _fail(error)
+        artifacts.build_index(settings)
         console.print(
             f"local index rebuilt in {time.perf_counter() - started:.1f} s -> {settings.index_dir}"
         )
         return
-    try:
-        articles = load_articles(settings.kb_dir)
-        with WeaviateKnowledgeIndex.connect(
-            url=settings.weaviate_url,
-            grpc_port=settings.weaviate_grpc_port,
-            api_key=settings.weaviate_api_key_value(),
-            collection=settings.weaviate_collection,
-            embedder=artifacts.embedder_for(settings),
-            timeout_s=settings.weaviate_timeout_s,
-        ) as index:
-            report = ingest_with_progress(index, articles, recreate=recreate)
-    except SupportbusError as error:
-        _fail(error)
+    articles = load_articles(settings.kb_dir)
+    with WeaviateKnowledgeIndex.connect(
+        url=settings.weaviate_url,
+        grpc_port=settings.weaviate_grpc_port,
+        api_key=settings.weaviate_api_key_value(),
+        collection=settings.weaviate_collection,
+        embedder=artifacts.embedder_for(settings),
+        timeout_s=settings.weaviate_timeout_s,
+    ) as index:
+        report = ingest_with_progress(index, articles, recreate=recreate)
     console.print(
         f"{settings.weaviate_url} {settings.weaviate_collection}: {describe(report)} "
         f"in {time.perf_counter() - started:.1f} s"
@@ -118,10 +106,7 @@ def ingest_command(
 @weaviate_app.command("build")
 def weaviate_build() -> None:
     """Build (once) and cache the weaviate-server binary with `go install`; prints its path."""
-    try:
-        binary = ensure_weaviate_binary(CliSettings().cache_dir)
-    except Exception as error:
-        _fail(error)
+    binary = ensure_weaviate_binary(CliSettings().cache_dir)
     console.print(f"weaviate-server: {binary}")
 
 
@@ -144,24 +129,12 @@ def weaviate_run(
             grpc_port=grpc_port,
         )
     )
-    # The server runs in its own session: turn SIGTERM (kill, systemd, a supervisor) into the
-    # same clean stop as Ctrl-C, or the server would outlive this command.
-    stop_on_sigterm()
-    try:
-        weaviate.start()
-    except Exception as error:
-        _fail(error)
-    console.print(
-        f"Weaviate ready at {weaviate.url} (gRPC {weaviate.grpc_port}); Ctrl-C stops it\n"
-        f"  RETRIEVER_STORE=weaviate RETRIEVER_WEAVIATE_URL={weaviate.url} "
-        f"RETRIEVER_WEAVIATE_GRPC_PORT={weaviate.grpc_port}"
+    serve(
+        weaviate,
+        "Weaviate",
+        lambda: f"{weaviate.url} (gRPC {weaviate.grpc_port})",
+        hint=lambda: (
+            f"  RETRIEVER_STORE=weaviate RETRIEVER_WEAVIATE_URL={weaviate.url} "
+            f"RETRIEVER_WEAVIATE_GRPC_PORT={weaviate.grpc_port}"
+        ),
     )
-    try:
-        while weaviate.is_running():
-            time.sleep(1)
-        console.print(f"[red]error:[/] Weaviate stopped on its own; see {weaviate.log_file}")
-        raise typer.Exit(1)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        weaviate.stop()

@@ -1,4 +1,5 @@
-"""The `supportbus` operator CLI."""
+"""The `supportbus` operator CLI. Commands do not catch errors: they fail by raising, and
+``supportbus_cli.errors`` turns what escapes into one message and an exit code for all of them."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from supportbus_cli import artifacts
 from supportbus_cli.chaos.command import register as register_chaos
 from supportbus_cli.classify_eval import evaluate_classifier, plot_reliability, report_lines
 from supportbus_cli.dlq import list_dead_letters, redrive
+from supportbus_cli.errors import ErrorTranslatingGroup, quiet_what_is_reported
 from supportbus_cli.kb_command import register as register_kb
 from supportbus_cli.progress import console
 from supportbus_cli.publishing import (
@@ -32,21 +34,21 @@ from supportbus_cli.publishing import (
     read_requests_file,
 )
 from supportbus_cli.retrieval_eval import modes_table, retrieval_evals
+from supportbus_cli.serve import serve
 from supportbus_cli.settings import CliSettings
 from supportbus_cli.tracing.command import register as register_trace
 from supportbus_contracts import SupportRequest
 from supportbus_devtools.contracts_topics import pipeline_topics
 from supportbus_devtools.localkafka import LocalKafka, LocalKafkaConfig
-from supportbus_devtools.processes import stop_on_sigterm
 from supportbus_retriever.settings import RetrieverSettings
 from supportbus_runtime.broker import ensure_topics
-from supportbus_runtime.errors import SupportbusError
 from supportbus_runtime.logs import configure_logging
 
 app = typer.Typer(
     help="Operate supportbus: publish requests, train, evaluate, inspect dead letters.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=ErrorTranslatingGroup,  # every command's errors: one message and exit code
 )
 eval_app = typer.Typer(help="Offline evaluations on Banking77-format CSVs.", no_args_is_help=True)
 dlq_app = typer.Typer(
@@ -73,6 +75,7 @@ for sub, name in (
 @app.callback()
 def _configure() -> None:
     configure_logging(CliSettings().log_level, "supportbus-cli")
+    quiet_what_is_reported()
 
 
 Bootstrap = Annotated[str | None, typer.Option(help="Kafka bootstrap servers (default: settings).")]
@@ -87,11 +90,6 @@ def _settings(bootstrap: str | None = None) -> CliSettings:
     )
 
 
-def _fail(error: Exception) -> None:
-    console.print(f"[red]error:[/] {error}")
-    raise typer.Exit(2)
-
-
 @app.command()
 def publish(
     text: Annotated[str | None, typer.Option(help="Body of one request to publish.")] = None,
@@ -104,24 +102,21 @@ def publish(
 ) -> None:
     """Publish support requests to support.request.received.v1."""
     if (text is None) == (file is None):
-        _fail(ValueError("give exactly one of --text or --file"))
-    try:
-        if file is not None:
-            lines = read_requests_file(file)
-        else:
-            request = SupportRequest.model_validate(
-                {
-                    "channel": channel,
-                    "customer_id": customer_id,
-                    "subject": subject,
-                    "body": text,
-                    "email": email,
-                }
-            )
-            lines = [RequestLine(new_request_id(), request)]
-        events = asyncio.run(publish_requests(_settings(bootstrap), lines))
-    except (SupportbusError, ValueError, OSError) as error:
-        _fail(error)
+        raise typer.BadParameter("give exactly one of --text or --file")
+    if file is not None:
+        lines = read_requests_file(file)
+    else:
+        request = SupportRequest.model_validate(
+            {
+                "channel": channel,
+                "customer_id": customer_id,
+                "subject": subject,
+                "body": text,
+                "email": email,
+            }
+        )
+        lines = [RequestLine(new_request_id(), request)]
+    events = asyncio.run(publish_requests(_settings(bootstrap), lines))
     for event in events:
         print(event.request_id)
 
@@ -135,16 +130,13 @@ def train(
 ) -> None:
     """Train the classifier's intent model and write the model file the service loads."""
     classifier = ClassifierSettings()
-    try:
-        labelled = read_labelled_csv(ensure_banking77(data or _settings().banking77_train()))
-        report = artifacts.train(
-            labelled,
-            out or classifier.model_path,
-            taxonomy=Taxonomy.load(classifier.taxonomy_path),
-            embedder=artifacts.embedder_for(classifier),
-        )
-    except SupportbusError as error:
-        _fail(error)
+    labelled = read_labelled_csv(ensure_banking77(data or _settings().banking77_train()))
+    report = artifacts.train(
+        labelled,
+        out or classifier.model_path,
+        taxonomy=Taxonomy.load(classifier.taxonomy_path),
+        embedder=artifacts.embedder_for(classifier),
+    )
     console.print(
         f"trained on {report.examples} examples ({report.intents} intents) in "
         f"{report.seconds:.1f} s -> {report.path}"
@@ -156,11 +148,8 @@ def prepare(
     data: Annotated[Path | None, typer.Option(help="Banking77-format CSV for training.")] = None,
 ) -> None:
     """Train the intent model and build the knowledge index, each only if missing or stale."""
-    try:
-        artifacts.ensure_model(ClassifierSettings(), data or _settings().banking77_train())
-        artifacts.ensure_index(RetrieverSettings())
-    except SupportbusError as error:
-        _fail(error)
+    artifacts.ensure_model(ClassifierSettings(), data or _settings().banking77_train())
+    artifacts.ensure_index(RetrieverSettings())
     console.print("intent model and knowledge index are ready")
 
 
@@ -170,10 +159,7 @@ def index_build() -> None:
     questions of RETRIEVER_EXPANSION_CSV (default: the Banking77 training CSV)."""
     started = time.perf_counter()
     settings = RetrieverSettings()
-    try:
-        index = artifacts.build_index(settings)
-    except SupportbusError as error:
-        _fail(error)
+    index = artifacts.build_index(settings)
     questions = index.expansion or {}
     expanded = (
         f", with {questions['attached']} expansion questions from {questions['source']}"
@@ -197,15 +183,12 @@ def eval_classify(
     """Train on TRAIN, predict TEST: accuracy, macro-F1, calibration error, ms per request,
     the most confused intents, F1 per category and what each confidence threshold sends on."""
     settings = ClassifierSettings()
-    try:
-        report = evaluate_classifier(
-            train_csv,
-            test_csv,
-            embedder=artifacts.embedder_for(settings),
-            taxonomy=Taxonomy.load(settings.taxonomy_path),
-        )
-    except SupportbusError as error:
-        _fail(error)
+    report = evaluate_classifier(
+        train_csv,
+        test_csv,
+        embedder=artifacts.embedder_for(settings),
+        taxonomy=Taxonomy.load(settings.taxonomy_path),
+    )
     if plot is not None:
         plot_reliability(report, plot)
         console.print(f"reliability diagram -> {plot}")
@@ -248,19 +231,16 @@ def eval_retrieve(
 ) -> None:
     """For each row, a hit when an article tagged with its intent is in the top k."""
     settings = RetrieverSettings()
-    try:
-        results = retrieval_evals(
-            test_csv,
-            settings=settings,
-            embedder=artifacts.embedder_for(settings),
-            k=k,
-            store=store,
-            modes=mode,
-            train_csv=train_csv,
-            drop_overlap=drop_overlap,
-        )
-    except (SupportbusError, ValueError) as error:
-        _fail(error)
+    results = retrieval_evals(
+        test_csv,
+        settings=settings,
+        embedder=artifacts.embedder_for(settings),
+        k=k,
+        store=store,
+        modes=mode,
+        train_csv=train_csv,
+        drop_overlap=drop_overlap,
+    )
     if len(results) == 1:
         _report(results[0], as_json)
     elif as_json:
@@ -350,19 +330,7 @@ def kafka_run(
             port=port,
         )
     )
-    stop_on_sigterm()
-    try:
-        kafka.start()
-    except Exception as error:
-        _fail(error)
-    console.print(f"Kafka ready at {kafka.bootstrap_servers}; Ctrl-C stops it")
-    try:
-        while kafka.is_running():
-            time.sleep(1)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        kafka.stop()
+    serve(kafka, "Kafka", lambda: kafka.bootstrap_servers)
 
 
 @app.command("topics")
@@ -384,15 +352,12 @@ def topics(bootstrap: Bootstrap = None) -> None:
 def asyncapi(
     out_dir: Annotated[Path | None, typer.Option(help="Default: docs/asyncapi.")] = None,
 ) -> None:
-    """Regenerate the services' AsyncAPI documents (needs the model and index: `prepare`)."""
+    """Regenerate the services' AsyncAPI documents from their declarations (no model needed)."""
     from supportbus_cli import asyncapi_docs
 
-    try:
-        written = asyncapi_docs.write(
-            asyncapi_docs.service_apps(), out_dir or asyncapi_docs.DEFAULT_DIR
-        )
-    except SupportbusError as error:
-        _fail(error)
+    written = asyncapi_docs.write(
+        asyncapi_docs.declarations(), out_dir or asyncapi_docs.DEFAULT_DIR
+    )
     for path in written:
         console.print(f"wrote {path}")
 
@@ -407,11 +372,7 @@ def demo(
     """Run the whole system on the embedded defaults with a dozen sample requests."""
     from supportbus_cli.demo import run_demo
 
-    try:
-        code = run_demo(_settings(), external_bootstrap=bootstrap, timeout_s=timeout)
-    except SupportbusError as error:
-        _fail(error)
-    raise typer.Exit(code)
+    raise typer.Exit(run_demo(_settings(), external_bootstrap=bootstrap, timeout_s=timeout))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""supportbus contracts: the typed, versioned events services exchange over Kafka."""
+"""supportbus contracts: the typed, versioned events services exchange over Kafka, and the
+fields of a ticket the ticketer and the ticketing system share."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from supportbus_contracts.events import (
     Ticket,
     TicketCreated,
 )
+from supportbus_contracts.tickets import TicketDraft
 
 __all__ = [
     "ALL_EVENTS",
@@ -35,4 +37,5 @@ __all__ = [
     "SupportRequest",
     "Ticket",
     "TicketCreated",
+    "TicketDraft",
 ]

@@ -8,18 +8,20 @@ Ctrl-C reaches us, not the broker, and we decide how it stops.
 
 from __future__ import annotations
 
-import fcntl
+import functools
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from supportbus_devtools.processes import LocalServer, exclusive_lock, read_lines
+from supportbus_devtools.errors import LocalKafkaError
+from supportbus_devtools.localserver import LocalServer, default_cache_dir
+from supportbus_devtools.processes import exclusive_lock, say
 
 from ._kafka_config import (
     HOST,
@@ -28,7 +30,7 @@ from ._kafka_config import (
     log4j2_properties,
     server_properties,
 )
-from ._kafka_probe import accepts_connections, broker_ready, find_free_port, port_taken
+from ._kafka_probe import accepts_connections, broker_ready, find_free_port
 
 __all__ = [
     "DEFAULT_KAFKA_VERSION",
@@ -42,14 +44,7 @@ __all__ = [
 DEFAULT_KAFKA_VERSION = "4.1.1"
 _POM = resources.files(__package__ or __name__).joinpath("kafka_pom.xml")
 _MARKER = ".jars-complete"  # written after a complete copy; its absence means fetch again
-
-
-class LocalKafkaError(Exception):
-    """The local broker could not be fetched, formatted, started or reached."""
-
-
-def _default_cache_dir() -> Path:
-    return Path.home() / ".cache" / "supportbus"
+_say = functools.partial(say, "kafka")
 
 
 @dataclass(frozen=True)
@@ -57,15 +52,10 @@ class LocalKafkaConfig:
     """Where the broker keeps its data and jars, and which ports it listens on (0 = pick free)."""
 
     data_dir: Path
-    cache_dir: Path = field(default_factory=_default_cache_dir)
+    cache_dir: Path = field(default_factory=default_cache_dir)
     port: int = 9092
     controller_port: int = 0
     version: str = DEFAULT_KAFKA_VERSION
-
-
-def _say(message: str) -> None:
-    """Progress goes to stderr so a first run that downloads 40 MB does not look hung."""
-    print(f"kafka: {message}", file=sys.stderr, flush=True)
 
 
 def _java() -> str:
@@ -80,15 +70,6 @@ def _java() -> str:
             "PATH (e.g. apt-get install openjdk-17-jre-headless)"
         )
     return found
-
-
-def _errors(path: Path) -> str:
-    """ERROR/FATAL lines with the exception line under each: the cause is rarely in the tail."""
-    lines, picked = read_lines(path), []
-    for i, line in enumerate(lines):
-        if "] ERROR " in line or "] FATAL " in line:
-            picked += lines[i : i + 2]
-    return "\n".join(picked[-10:]) or "(none)"
 
 
 def ensure_kafka_jars(cache_dir: Path, version: str = DEFAULT_KAFKA_VERSION) -> Path:
@@ -137,13 +118,22 @@ def ensure_kafka_jars(cache_dir: Path, version: str = DEFAULT_KAFKA_VERSION) -> 
 
 
 class LocalKafka(LocalServer):
-    """One broker+controller process; ``with LocalKafka(cfg) as kafka:`` starts and stops it."""
+    """One broker+controller process; ``with LocalKafka(cfg) as kafka:`` starts and stops it.
+    ``start(timeout=90)`` bounds the broker start, not a first jar download."""
+
+    label = "Kafka broker"
+    tag = "kafka"
+    error = LocalKafkaError
+    start_timeout_s = 90.0
+    poll_interval_s = 0.25
+    lock_file = "kraft-logs/.lock"  # the broker's FileChannel lock on its log dir
+    lock_kind = "lockf"
 
     def __init__(self, config: LocalKafkaConfig) -> None:
+        super().__init__(config.data_dir)
         self.config = config
         self.port = config.port or find_free_port()
         self.controller_port = config.controller_port or find_free_port(exclude=(self.port,))
-        self._data_dir = config.data_dir.expanduser().resolve()
 
     @property
     def bootstrap_servers(self) -> str:
@@ -155,19 +145,14 @@ class LocalKafka(LocalServer):
         """The broker's own log (log4j2), where to look when something is off."""
         return self._data_dir / "logs" / "server.log"
 
-    def start(self, timeout: float = 90.0) -> None:
-        """Fetch jars if needed, format storage on first use, start the broker and block until it
-        serves metadata. ``timeout`` bounds the broker start, not a first jar download."""
-        if self.is_running():
-            return
-        self.stop()  # reap a broker that died on its own
-        for port in (self.port, self.controller_port):  # fail fast, before any download
-            if port_taken(port):
-                raise LocalKafkaError(
-                    f"port {HOST}:{port} is already in use (another Kafka?); "
-                    "pass port=0 to pick a free one"
-                )
-        self._check_data_dir_free()
+    def _describe(self) -> str:
+        return f"broker on {self.bootstrap_servers}"
+
+    def _ports(self) -> Mapping[str, int]:
+        return {"broker": self.port, "controller": self.controller_port}
+
+    def _prepare(self) -> list[str]:
+        """Jars fetched, config written, storage formatted on first use of the data dir."""
         java = _java()
         libs = ensure_kafka_jars(self.config.cache_dir, self.config.version)
         logs, kraft = self._data_dir / "logs", self._data_dir / "kraft-logs"
@@ -186,40 +171,7 @@ class LocalKafka(LocalServer):
         ]
         if not (kraft / "meta.properties").is_file():
             self._format(jvm, props)
-        _say(f"starting broker on {self.bootstrap_servers} (data: {self._data_dir})")
-        started = time.monotonic()
-        with open(self._data_dir / "kafka.out", "wb") as output:  # the child keeps its own fd
-            process = subprocess.Popen(
-                [*jvm, "kafka.Kafka", str(props)],
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                cwd=self._data_dir,
-                start_new_session=True,
-            )
-        self._started(process)
-        try:
-            self._wait_ready(started + timeout, timeout)
-        except BaseException:
-            self.stop()
-            raise
-        _say(f"broker ready in {time.monotonic() - started:.1f}s (log: {self.log_file})")
-
-    def _check_data_dir_free(self) -> None:
-        """A running broker holds a POSIX lock on ``<log dir>/.lock``: probe it before we touch
-        that broker's files (a second broker would rewrite its config and corrupt its log)."""
-        lock_file = self._data_dir / "kraft-logs" / ".lock"
-        if not lock_file.is_file():
-            return
-        with open(lock_file, "a") as handle:
-            try:
-                fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                raise LocalKafkaError(
-                    f"{self._data_dir} is in use by another running Kafka "
-                    "broker; stop it or use another data dir"
-                ) from None
-            fcntl.lockf(handle, fcntl.LOCK_UN)
+        return [*jvm, "kafka.Kafka", str(props)]
 
     def _format(self, jvm: list[str], props: Path) -> None:
         result = subprocess.run(
@@ -233,31 +185,13 @@ class LocalKafka(LocalServer):
             output = "\n".join((result.stdout + result.stderr).splitlines()[-40:])
             raise LocalKafkaError(f"formatting Kafka storage in {self._data_dir} failed:\n{output}")
 
-    def _wait_ready(self, deadline: float, timeout: float) -> None:
-        assert self._process is not None
-        while True:
-            code = self._process.poll()
-            if code is not None:
-                raise LocalKafkaError(
-                    f"Kafka broker exited with code {code} before it was ready\n{self._log_tails()}"
-                )
-            if time.monotonic() > deadline:
-                raise LocalKafkaError(
-                    f"Kafka broker not ready after {timeout:g}s\n{self._log_tails()}"
-                )
-            if accepts_connections(self.port) and broker_ready(self.bootstrap_servers):
-                return
-            time.sleep(0.25)
+    def _ready(self) -> bool:
+        return accepts_connections(self.port) and broker_ready(self.bootstrap_servers)
 
-    def _log_tails(self) -> str:
-        out = self._data_dir / "kafka.out"
-        return "\n".join(
-            [
-                f"--- errors in {self.log_file} ---",
-                _errors(self.log_file),
-                f"--- tail of {self.log_file} ---",
-                *read_lines(self.log_file)[-15:],
-                f"--- tail of {out} ---",
-                *read_lines(out)[-15:],
-            ]
-        )
+    def _error_lines(self, lines: list[str]) -> list[str]:
+        """ERROR/FATAL lines with the exception line under each."""
+        picked: list[str] = []
+        for i, line in enumerate(lines):
+            if "] ERROR " in line or "] FATAL " in line:
+                picked += lines[i : i + 2]
+        return picked

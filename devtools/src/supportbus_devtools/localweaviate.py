@@ -10,23 +10,20 @@ telemetry and no API-based modules: it never reaches beyond 127.0.0.1 at run tim
 
 from __future__ import annotations
 
-import fcntl
+import functools
 import json
 import os
-import shutil
-import subprocess
-import sys
-import tempfile
-import time
-import urllib.error
-import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from supportbus_devtools.processes import LocalServer, exclusive_lock, read_lines
+from supportbus_devtools.errors import LocalWeaviateError
+from supportbus_devtools.gobuild import ensure_go_binary
+from supportbus_devtools.localserver import LocalServer, default_cache_dir
+from supportbus_devtools.processes import http_ok, say
 
 from ._kafka_config import HOST
-from ._kafka_probe import accepts_connections, find_free_port, port_taken
+from ._kafka_probe import accepts_connections, find_free_port
 
 __all__ = [
     "DEFAULT_WEAVIATE_VERSION",
@@ -43,15 +40,7 @@ __all__ = [
 DEFAULT_WEAVIATE_VERSION = "1.35.2"
 _MODULE = "github.com/weaviate/weaviate"
 _BINARY = "weaviate-server"
-_DEFAULT_GOPROXY = "https://proxy.golang.org"
-
-
-class LocalWeaviateError(Exception):
-    """The local Weaviate could not be built, started or reached."""
-
-
-def _default_cache_dir() -> Path:
-    return Path.home() / ".cache" / "supportbus"
+_say = functools.partial(say, "weaviate")
 
 
 @dataclass(frozen=True)
@@ -63,7 +52,7 @@ class LocalWeaviateConfig:
     """
 
     data_dir: Path
-    cache_dir: Path = field(default_factory=_default_cache_dir)
+    cache_dir: Path = field(default_factory=default_cache_dir)
     http_port: int = 8080
     grpc_port: int = 50051
     gossip_port: int = 0
@@ -81,83 +70,22 @@ class WeaviateEndpoint:
     grpc_port: int
 
 
-def _say(message: str) -> None:
-    """Progress goes to stderr so a first run that compiles for minutes does not look hung."""
-    print(f"weaviate: {message}", file=sys.stderr, flush=True)
-
-
-def _go() -> str:
-    found = shutil.which("go")
-    if found is None:
-        raise LocalWeaviateError(
+def ensure_weaviate_binary(cache_dir: Path, version: str = DEFAULT_WEAVIATE_VERSION) -> Path:
+    """Return ``<cache_dir>/weaviate-<version>/bin/weaviate-server``, building it on first use
+    (several minutes on two cores)."""
+    return ensure_go_binary(
+        cache_dir.expanduser().resolve() / f"weaviate-{version}",
+        f"{_MODULE}/cmd/{_BINARY}@v{version}",
+        what=f"Weaviate v{version}",
+        name=_BINARY,
+        built_as=_BINARY,
+        error=LocalWeaviateError,
+        needs_go=(
             "Go 1.25+ is needed once to build the local Weaviate server: put `go` on PATH "
             "(e.g. from https://go.dev/dl or apt-get install golang)"
-        )
-    return found
-
-
-def _module_proxy() -> str:
-    """GOPROXY without ``direct``/``off``: modules come from a module proxy, never from VCS."""
-    configured = os.environ.get("GOPROXY", "")
-    proxies = [
-        p for p in configured.replace("|", ",").split(",") if p.strip() not in ("", "direct", "off")
-    ]
-    return ",".join(proxies) or _DEFAULT_GOPROXY
-
-
-def _go_env(gobin: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        GOBIN=str(gobin),
-        GOPROXY=_module_proxy(),
-        GOTOOLCHAIN="local",  # use the Go we have; never download a toolchain
-        CGO_ENABLED="0",  # a static binary; no C compiler needed
-        GOFLAGS=" ".join([*env.get("GOFLAGS", "").split(), "-trimpath"]).strip(),
+        ),
+        say=_say,
     )
-    env.pop("GONOPROXY", None)
-    env.pop("GOPRIVATE", None)
-    return env
-
-
-def ensure_weaviate_binary(cache_dir: Path, version: str = DEFAULT_WEAVIATE_VERSION) -> Path:
-    """Return ``<cache_dir>/weaviate-<version>/bin/weaviate-server``, building it on first use.
-
-    ``go install`` writes into a scratch GOBIN and the binary is renamed into place only once
-    complete, so its presence means a finished build; a file lock keeps two test processes from
-    building into the same cache at once.
-    """
-    home = cache_dir.expanduser().resolve() / f"weaviate-{version}"
-    binary = home / "bin" / _BINARY
-    if binary.is_file():
-        return binary
-    home.mkdir(parents=True, exist_ok=True)
-    with exclusive_lock(home / ".lock"):
-        if binary.is_file():
-            return binary
-        go = _go()
-        _say(f"building {_BINARY} v{version} with go install (first run only, several minutes)...")
-        started = time.monotonic()
-        with tempfile.TemporaryDirectory(dir=home) as scratch:
-            gobin = Path(scratch) / "bin"
-            result = subprocess.run(
-                [go, "install", f"{_MODULE}/cmd/{_BINARY}@v{version}"],
-                capture_output=True,
-                text=True,
-                stdin=subprocess.DEVNULL,
-                cwd=scratch,  # outside any module, so go.work/go.mod around us cannot interfere
-                env=_go_env(gobin),
-            )
-            built = gobin / _BINARY
-            if result.returncode != 0 or not built.is_file():
-                output = "\n".join((result.stdout + result.stderr).splitlines()[-40:])
-                raise LocalWeaviateError(
-                    f"go install could not build Weaviate v{version} "
-                    f"(exit {result.returncode}):\n{output}"
-                )
-            binary.parent.mkdir(parents=True, exist_ok=True)
-            built.rename(binary)
-        _say(f"built {_BINARY} v{version} in {time.monotonic() - started:.1f}s ({binary})")
-        return binary
 
 
 def _readable(line: str) -> str:
@@ -174,17 +102,19 @@ def _readable(line: str) -> str:
     return text
 
 
-def _errors(lines: list[str]) -> str:
-    """Error and fatal lines: the cause is rarely the last line before the exit."""
-    picked = [_readable(line) for line in lines if '"level":"error"' in line]
-    picked += [_readable(line) for line in lines if '"level":"fatal"' in line]
-    return "\n".join(picked[-10:]) or "(none)"
-
-
 class LocalWeaviate(LocalServer):
-    """One single-node server; ``with LocalWeaviate(cfg) as weaviate:`` starts and stops it."""
+    """One single-node server; ``with LocalWeaviate(cfg) as weaviate:`` starts and stops it.
+    ``start(timeout=60)`` bounds the server start, not a first build."""
+
+    label = "Weaviate"
+    tag = "weaviate"
+    error = LocalWeaviateError
+    start_timeout_s = 60.0
+    lock_file = "data/raft/raft.db"  # bbolt holds an exclusive flock on its Raft database
+    lock_kind = "flock"
 
     def __init__(self, config: LocalWeaviateConfig) -> None:
+        super().__init__(config.data_dir)
         self.config = config
         taken: list[int] = []
 
@@ -199,7 +129,6 @@ class LocalWeaviate(LocalServer):
         self.data_port = pick(config.data_port)
         self.raft_port = pick(config.raft_port)
         self.raft_rpc_port = pick(config.raft_rpc_port)
-        self._data_dir = config.data_dir.expanduser().resolve()
 
     @property
     def url(self) -> str:
@@ -210,12 +139,10 @@ class LocalWeaviate(LocalServer):
     def endpoint(self) -> WeaviateEndpoint:
         return WeaviateEndpoint(self.url, self.grpc_port)
 
-    @property
-    def log_file(self) -> Path:
-        """The server's own output (JSON lines), where to look when something is off."""
-        return self._data_dir / "weaviate.out"
+    def _describe(self) -> str:
+        return f"v{self.config.version} on {self.url} (gRPC {self.grpc_port})"
 
-    def _ports(self) -> dict[str, int]:
+    def _ports(self) -> Mapping[str, int]:
         return {
             "HTTP": self.http_port,
             "gRPC": self.grpc_port,
@@ -259,88 +186,22 @@ class LocalWeaviate(LocalServer):
         )
         return env
 
-    def start(self, timeout: float = 60.0) -> None:
-        """Build the binary if needed, start the server and block until it answers ready.
-        ``timeout`` bounds the server start, not a first build."""
-        if self.is_running():
-            return
-        self.stop()  # reap a server that died on its own
-        for name, port in self._ports().items():  # fail fast, before any build
-            if port_taken(port):
-                raise LocalWeaviateError(
-                    f"{name} port {HOST}:{port} is already in use (another Weaviate?); "
-                    "pass 0 to pick a free one"
-                )
-        self._check_data_dir_free()
+    def _prepare(self) -> list[str]:
         binary = ensure_weaviate_binary(self.config.cache_dir, self.config.version)
         (self._data_dir / "data").mkdir(parents=True, exist_ok=True)
-        _say(f"starting v{self.config.version} on {self.url} (gRPC {self.grpc_port})")
-        started = time.monotonic()
-        with open(self.log_file, "wb") as output:  # the child keeps its own fd
-            process = subprocess.Popen(
-                [str(binary), "--host", HOST, "--port", str(self.http_port), "--scheme", "http"],
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                cwd=self._data_dir,
-                env=self._environment(),
-                start_new_session=True,
-            )
-        self._started(process)
-        try:
-            self._wait_ready(started + timeout, timeout)
-        except BaseException:
-            self.stop()
-            raise
-        _say(f"ready in {time.monotonic() - started:.1f}s (data: {self._data_dir})")
-
-    def _check_data_dir_free(self) -> None:
-        """A running Weaviate holds an exclusive flock on its Raft database (bbolt): probe it
-        before starting a second server that would block forever on the same files."""
-        raft_db = self._data_dir / "data" / "raft" / "raft.db"
-        if not raft_db.is_file():
-            return
-        with open(raft_db, "rb") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                raise LocalWeaviateError(
-                    f"{self._data_dir} is in use by another running Weaviate; "
-                    "stop it or use another data dir"
-                ) from None
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        return [str(binary), "--host", HOST, "--port", str(self.http_port), "--scheme", "http"]
 
     def _ready(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.url}/v1/.well-known/ready", timeout=2) as reply:
-                ready = reply.status == 200
-        except (urllib.error.URLError, OSError):
-            return False
-        return ready and accepts_connections(self.grpc_port)
-
-    def _wait_ready(self, deadline: float, timeout: float) -> None:
-        assert self._process is not None
-        while True:
-            code = self._process.poll()
-            if code is not None:
-                raise LocalWeaviateError(
-                    f"Weaviate exited with code {code} before it was ready\n{self._log_tails()}"
-                )
-            if time.monotonic() > deadline:
-                raise LocalWeaviateError(
-                    f"Weaviate not ready after {timeout:g}s\n{self._log_tails()}"
-                )
-            if self._ready():
-                return
-            time.sleep(0.2)
-
-    def _log_tails(self) -> str:
-        lines = read_lines(self.log_file)
-        return "\n".join(
-            [
-                f"--- errors in {self.log_file} ---",
-                _errors(lines),
-                f"--- tail of {self.log_file} ---",
-                *(_readable(line) for line in lines[-15:]),
-            ]
+        return http_ok(f"{self.url}/v1/.well-known/ready", timeout=2.0) and accepts_connections(
+            self.grpc_port
         )
+
+    def _error_lines(self, lines: list[str]) -> list[str]:
+        return [
+            _readable(line)
+            for line in lines
+            if '"level":"error"' in line or '"level":"fatal"' in line
+        ]
+
+    def _readable(self, line: str) -> str:
+        return _readable(line)

@@ -1,4 +1,5 @@
-"""Stopping the servers and services we start as child processes, the same way everywhere."""
+"""Child processes the development tools start (servers, the stack's services): spawned, logged,
+polled, waited for and stopped the same way everywhere."""
 
 from __future__ import annotations
 
@@ -8,10 +9,26 @@ import fcntl
 import os
 import signal
 import subprocess
-from collections.abc import Iterator
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from types import FrameType, TracebackType
-from typing import Self
+from types import FrameType
+
+import httpx
+
+from supportbus_devtools.errors import NotReadyError
+
+__all__ = [
+    "ChildProcess",
+    "exclusive_lock",
+    "http_ok",
+    "read_lines",
+    "say",
+    "stop_on_sigterm",
+    "terminate_group",
+    "wait_until_http_ok",
+]
 
 
 def terminate_group(process: subprocess.Popen[bytes], grace_s: float = 30.0) -> None:
@@ -39,6 +56,12 @@ def stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, _interrupt)
 
 
+def say(tag: str, message: str) -> None:
+    """Progress of a slow step (a download, a build, a start) on stderr, so a first run that
+    takes minutes does not look hung and stdout stays the command's own."""
+    print(f"{tag}: {message}", file=sys.stderr, flush=True)
+
+
 def read_lines(path: Path) -> list[str]:
     """A log file's lines, or none if it cannot be read (for error messages)."""
     try:
@@ -55,44 +78,85 @@ def exclusive_lock(path: Path) -> Iterator[None]:
         yield
 
 
-class LocalServer:
-    """A server we run as a child process (Kafka, Weaviate): subclasses start it and set
-    ``_process``; stopping, and use as a context manager, are the same for all."""
+def http_ok(url: str, timeout: float = 1.0) -> bool:
+    """True if a GET answers 200. Never through a proxy: an HTTP_PROXY in a developer's shell
+    must not reroute a probe of a server on 127.0.0.1."""
+    try:
+        return httpx.get(url, timeout=timeout, trust_env=False).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def wait_until_http_ok(url: str, timeout: float, *, check: Callable[[], object] | None = None,
+                       interval: float = 0.1) -> None:
+    """Block until a GET of ``url`` answers 200 (a ``/healthz``), at most ``timeout`` seconds,
+    then raise NotReadyError. ``check`` runs before every attempt and may raise to give up
+    early, e.g. because the server's process has exited: waiting out the deadline then would
+    only hide why."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if check is not None:
+            check()
+        if http_ok(url):
+            return
+        if time.monotonic() > deadline:
+            raise NotReadyError(f"{url} did not answer 200 within {timeout:g} s")
+        time.sleep(interval)
+
+
+class ChildProcess:
+    """One child process in its own session, its output in a log file.
+
+    Its own session, so Ctrl-C at the terminal reaches us and not the child (we decide how it
+    stops), and so stopping signals the whole process group, anything the child spawned too.
+    The process object is kept after it exits, so its exit code stays readable.
+    """
 
     _process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
-        raise NotImplementedError
+    def _spawn(self, argv: Sequence[str], output: Path, *, cwd: Path | None = None,
+               env: Mapping[str, str] | None = None, append: bool = False) -> None:
+        """Start ``argv`` with stdout and stderr to ``output`` (appended to across restarts
+        when ``append``; otherwise one run per file); ``env`` None inherits ours."""
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with open(output, "ab" if append else "wb") as log:  # the child keeps its own fd
+            self._process = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=cwd,
+                env=env,
+                start_new_session=True,
+            )
+        atexit.register(self.stop)  # never leave an orphan behind the interpreter
 
     def is_running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
-    def _started(self, process: subprocess.Popen[bytes]) -> None:
-        self._process = process
-        atexit.register(self.stop)  # never leave an orphan server behind the interpreter
+    @property
+    def returncode(self) -> int | None:
+        """The exit code once it exited (negative: the signal), None before start or while up."""
+        return None if self._process is None else self._process.poll()
+
+    @property
+    def pid(self) -> int | None:
+        """The running process's id (None before start or after exit), e.g. to measure it."""
+        return self._process.pid if self._process is not None and self.is_running() else None
 
     def kill_hard(self) -> int | None:
-        """SIGKILL the server's process group, as a crash would (fault injection); returns the
-        exit code (None if it was not running). ``start()`` may bring it back afterwards."""
-        process, self._process = self._process, None
+        """SIGKILL the process group, as a crash would (no shutdown hooks, no final commit;
+        fault injection); returns the exit code, None if it was never started."""
         atexit.unregister(self.stop)
-        if process is None or process.poll() is not None:
-            return None if process is None else process.returncode
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        return process.wait()
+        if self._process is None:
+            return None
+        if self._process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._process.pid, signal.SIGKILL)
+        return self._process.wait()
 
-    def stop(self) -> None:
-        """SIGTERM (the server flushes and closes), SIGKILL after 30 s; safe to repeat."""
-        process, self._process = self._process, None
+    def stop(self, timeout: float = 30.0) -> None:
+        """SIGTERM (it flushes and closes), SIGKILL after ``timeout`` s; safe to repeat."""
         atexit.unregister(self.stop)
-        if process is not None:
-            terminate_group(process, grace_s=30)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
+        if self._process is not None:
+            terminate_group(self._process, grace_s=timeout)

@@ -4,8 +4,6 @@ the end-to-end tests, so both exercise exactly what an operator deploys."""
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -13,15 +11,13 @@ from pathlib import Path
 
 import httpx
 
-from supportbus_devtools.localkafka import find_free_port
-from supportbus_devtools.processes import terminate_group
-from supportbus_runtime.errors import SupportbusError
+from supportbus_devtools._kafka_probe import find_free_port
+from supportbus_devtools.errors import NotReadyError, StackError
+from supportbus_devtools.processes import ChildProcess, read_lines, wait_until_http_ok
+
+__all__ = ["SERVICES", "ManagedProcess", "Stack", "StackConfig", "StackError"]
 
 SERVICES = ("classifier", "retriever", "ticketer", "responder")
-
-
-class StackError(SupportbusError):
-    """A process of the stack failed to start or died."""
 
 
 @dataclass(frozen=True)
@@ -61,53 +57,37 @@ def _service_env(config: StackConfig, service: str, http_port: int) -> dict[str,
     }
 
 
-class ManagedProcess:
+class ManagedProcess(ChildProcess):
+    """One process of the stack, restartable under its name; its log is appended to across
+    restarts, so a crash and what came after it read as one story."""
+
     def __init__(self, name: str, argv: list[str], env: dict[str, str], log_path: Path) -> None:
         self.name = name
         self._argv = argv
         self._env = env
         self.log_path = log_path
-        self._process: subprocess.Popen[bytes] | None = None
         # Exits we caused (SIGKILL, stop): any other exit is a process that died on its own.
         self.killed = 0
         self.starts = 0
         self._expected_exit = False
 
     def start(self) -> None:
+        """Start it without waiting for it to serve (the stack checks that)."""
         self._expected_exit = False
         self.starts += 1
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("ab")
-        self._process = subprocess.Popen(
-            self._argv,
-            env=self._env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        log.close()
+        self._spawn(self._argv, self.log_path, env=self._env, append=True)
 
     @property
     def alive(self) -> bool:
-        return self._process is not None and self._process.poll() is None
+        return self.is_running()
 
-    @property
-    def returncode(self) -> int | None:
-        return None if self._process is None else self._process.poll()
-
-    @property
-    def pid(self) -> int | None:
-        """The running process's id (None before start or after exit), e.g. to measure it."""
-        return self._process.pid if self.alive and self._process is not None else None
-
-    def kill_hard(self) -> None:
+    def kill_hard(self) -> int | None:
         """SIGKILL: no shutdown hooks, no final commit (what a crash looks like)."""
-        if self._process is not None and self.alive:
-            self._expected_exit = True
-            self._process.send_signal(signal.SIGKILL)
-            self._process.wait(timeout=10)
-            self.killed += 1
+        if not self.is_running():
+            return self.returncode
+        self._expected_exit = True
+        self.killed += 1
+        return super().kill_hard()
 
     @property
     def died(self) -> bool:
@@ -116,14 +96,10 @@ class ManagedProcess:
 
     def stop(self, timeout: float = 20.0) -> None:
         self._expected_exit = True
-        if self._process is not None:
-            terminate_group(self._process, grace_s=timeout)
+        super().stop(timeout)
 
     def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+        return "\n".join(read_lines(self.log_path)[-lines:])
 
 
 class Stack:
@@ -184,16 +160,16 @@ class Stack:
         self.check_alive()
 
     def wait_helpdesk(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.check_alive(["helpdesk"])
-            try:
-                if httpx.get(f"{self.config.helpdesk_url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise StackError(f"helpdesk did not answer within {timeout:.0f} s")
+        """Until the helpdesk answers /healthz; StackError (with its log) if it exits first."""
+        try:
+            wait_until_http_ok(
+                f"{self.config.helpdesk_url}/healthz",
+                timeout,
+                check=lambda: self.check_alive(["helpdesk"]),
+                interval=0.2,
+            )
+        except NotReadyError as exc:
+            raise StackError(f"helpdesk did not answer within {timeout:.0f} s") from exc
 
     def check_alive(self, names: list[str] | None = None) -> None:
         for name in names or list(self.processes):

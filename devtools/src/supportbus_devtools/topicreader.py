@@ -14,6 +14,16 @@ from aiokafka.admin import AIOKafkaAdminClient
 FETCH_BYTES = 16 * 1024 * 1024
 
 
+
+async def start_or_stop(consumer: AIOKafkaConsumer) -> None:
+    """Start ``consumer``; if that fails (broker unreachable), stop it before re-raising, so a
+    failed start leaves no "Unclosed AIOKafkaConsumer" behind to warn at exit."""
+    try:
+        await consumer.start()
+    except BaseException:
+        await consumer.stop()
+        raise
+
 async def read_topics(
     bootstrap_servers: str,
     topics: Sequence[str],
@@ -32,7 +42,7 @@ async def read_topics(
         max_partition_fetch_bytes=FETCH_BYTES,
         fetch_max_bytes=FETCH_BYTES * 2,
     )
-    await consumer.start()
+    await start_or_stop(consumer)
     try:
         partitions = await topic_partitions(bootstrap_servers, topics)
         if not partitions:
@@ -110,7 +120,7 @@ class TopicTail:
             max_partition_fetch_bytes=FETCH_BYTES,
             fetch_max_wait_ms=self._fetch_max_wait_ms,
         )
-        await consumer.start()
+        await start_or_stop(consumer)
         partitions = await topic_partitions(self._bootstrap, self._topics)
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)

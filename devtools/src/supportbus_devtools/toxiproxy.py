@@ -4,19 +4,15 @@ The chaos suite puts Toxiproxy between a service and a dependency (Kafka, Weavia
 and injects latency, stalls, resets and outages on demand. This machine class has no Docker, so
 ``toxiproxy-server`` is built once with ``go install`` from the Go module proxy into the cache,
 like the local Weaviate, and runs as our child process on 127.0.0.1. It is a development tool:
-it lives in the CLI package so that no service can come to depend on it.
+it lives in the devtools package so that no service can come to depend on it.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import re
-import shutil
-import subprocess
-import sys
-import tempfile
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,11 +20,11 @@ from typing import Any, Literal, Self
 
 import httpx
 
-from supportbus_devtools._kafka_probe import port_taken
-from supportbus_devtools.localkafka import _default_cache_dir, find_free_port
-from supportbus_devtools.localweaviate import _go_env  # one GOPROXY/toolchain policy for builds
-from supportbus_devtools.processes import LocalServer, exclusive_lock, read_lines
-from supportbus_runtime.errors import SupportbusError
+from supportbus_devtools._kafka_probe import find_free_port
+from supportbus_devtools.errors import ToxiproxyError as ToxiproxyError  # re-exported
+from supportbus_devtools.gobuild import ensure_go_binary
+from supportbus_devtools.localserver import LocalServer, default_cache_dir
+from supportbus_devtools.processes import say
 
 # The newest release on the Go module proxy; builds with this project's Go (1.26, CGO off).
 DEFAULT_TOXIPROXY_VERSION = "2.12.0"
@@ -42,73 +38,42 @@ ToxicKind = Literal[
 Stream = Literal["upstream", "downstream"]
 
 
-class ToxiproxyError(SupportbusError):
-    """Toxiproxy could not be built, started or reached, or its API refused a request;
-    ``status`` is the API's HTTP status when it answered (404: no such proxy or toxic)."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-def _say(message: str) -> None:
-    """Progress goes to stderr so that a first run that compiles does not look hung."""
-    print(f"toxiproxy: {message}", file=sys.stderr, flush=True)
+_say = functools.partial(say, "toxiproxy")
 
 
 def ensure_toxiproxy(cache_dir: Path, version: str = DEFAULT_TOXIPROXY_VERSION) -> Path:
-    """Return ``<cache_dir>/toxiproxy-<version>/bin/toxiproxy-server``, building it on first use.
-
-    The binary is renamed into place only once ``go install`` finished, so its presence means a
-    complete build; a file lock keeps two processes from building into the same cache at once.
-    """
-    home = cache_dir.expanduser().resolve() / f"toxiproxy-{version}"
-    binary = home / "bin" / _BINARY
-    if binary.is_file():
-        return binary
-    home.mkdir(parents=True, exist_ok=True)
-    with exclusive_lock(home / ".lock"):
-        if binary.is_file():
-            return binary
-        go = shutil.which("go")
-        if go is None:
-            raise ToxiproxyError(
-                "Go is needed once to build the local Toxiproxy server: put `go` on PATH "
-                "(e.g. from https://go.dev/dl or apt-get install golang)"
-            )
-        _say(f"building {_BINARY} v{version} with go install (first run only)...")
-        started = time.monotonic()
-        with tempfile.TemporaryDirectory(dir=home) as scratch:
-            gobin = Path(scratch) / "bin"
-            result = subprocess.run(
-                # The version stamp its releases carry; without it GET /version answers "git".
-                [go, "install", f"-ldflags=-X {_MODULE}.Version={version}",
-                 f"{_MODULE}/cmd/server@v{version}"],
-                capture_output=True,
-                text=True,
-                stdin=subprocess.DEVNULL,
-                cwd=scratch,  # outside any module, so go.work/go.mod around us cannot interfere
-                env=_go_env(gobin),
-            )
-            built = gobin / "server"
-            if result.returncode != 0 or not built.is_file():
-                output = "\n".join((result.stdout + result.stderr).splitlines()[-40:])
-                raise ToxiproxyError(
-                    f"go install could not build Toxiproxy v{version} "
-                    f"(exit {result.returncode}):\n{output}"
-                )
-            binary.parent.mkdir(parents=True, exist_ok=True)
-            built.rename(binary)
-        _say(f"built {_BINARY} v{version} in {time.monotonic() - started:.1f}s ({binary})")
-        return binary
+    """Return ``<cache_dir>/toxiproxy-<version>/bin/toxiproxy-server``, building it on first use."""
+    return ensure_go_binary(
+        cache_dir.expanduser().resolve() / f"toxiproxy-{version}",
+        f"{_MODULE}/cmd/server@v{version}",
+        what=f"Toxiproxy v{version}",
+        name=_BINARY,
+        built_as="server",
+        error=ToxiproxyError,
+        needs_go=(
+            "Go is needed once to build the local Toxiproxy server: put `go` on PATH "
+            "(e.g. from https://go.dev/dl or apt-get install golang)"
+        ),
+        say=_say,
+        # The version stamp its releases carry; without it GET /version answers "git".
+        flags=[f"-ldflags=-X {_MODULE}.Version={version}"],
+    )
 
 
 class LocalToxiproxy(LocalServer):
-    """``with LocalToxiproxy(work_dir, cache_dir) as server:`` serves the API on 127.0.0.1."""
+    """``with LocalToxiproxy(work_dir, cache_dir) as server:`` serves the API on 127.0.0.1;
+    ``start(timeout=30)`` bounds the start, not a first build."""
+
+    label = "Toxiproxy"
+    tag = "toxiproxy"
+    error = ToxiproxyError
+    start_timeout_s = 30.0
+    poll_interval_s = 0.1
 
     def __init__(self, work_dir: Path, cache_dir: Path, *, port: int = 0,
                  version: str = DEFAULT_TOXIPROXY_VERSION) -> None:
-        self.work_dir = work_dir.expanduser().resolve()
+        super().__init__(work_dir)
+        self.work_dir = self._data_dir
         self.cache_dir = cache_dir
         self.port = port or find_free_port()
         self.version = version
@@ -117,56 +82,26 @@ class LocalToxiproxy(LocalServer):
     def api_url(self) -> str:
         return f"http://{_HOST}:{self.port}"
 
-    @property
-    def log_file(self) -> Path:
-        return self.work_dir / "toxiproxy.out"
+    def _describe(self) -> str:
+        return f"v{self.version} on {self.api_url}"
 
-    def start(self, timeout: float = 30.0) -> None:
-        """Build if needed, start, and block until the API answers; ``timeout`` bounds the
-        start, not a first build."""
-        if self.is_running():
-            return
-        self.stop()  # reap a server that died on its own
-        # A taken port does not end the server (it logs and idles) and whatever holds it might
-        # answer /version, so check before rather than after.
-        if port_taken(self.port):
-            raise ToxiproxyError(f"port {_HOST}:{self.port} is already in use; pass 0")
+    def _ports(self) -> Mapping[str, int]:
+        return {"API": self.port}
+
+    def _environment(self) -> Mapping[str, str]:
+        return {"LOG_LEVEL": "warn"}  # info logs a JSON line per connection
+
+    def _prepare(self) -> list[str]:
         binary = ensure_toxiproxy(self.cache_dir, self.version)
-        self.work_dir.mkdir(parents=True, exist_ok=True)
         # -proxy-metrics turns on the byte counters behind ToxiproxyClient.traffic().
-        command = [str(binary), "-host", _HOST, "-port", str(self.port), "-proxy-metrics"]
-        started = time.monotonic()
-        with open(self.log_file, "wb") as output:  # the child keeps its own fd
-            process = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                cwd=self.work_dir,
-                env={"LOG_LEVEL": "warn"},  # info logs a JSON line per connection
-                start_new_session=True,  # Ctrl-C reaches us, and we decide how it stops
-            )
-        self._started(process)
-        try:
-            self._wait_ready(started + timeout, timeout)
-        except BaseException:
-            self.stop()
-            raise
-        _say(f"v{self.version} ready on {self.api_url} in {time.monotonic() - started:.1f}s")
+        return [str(binary), "-host", _HOST, "-port", str(self.port), "-proxy-metrics"]
 
-    def _wait_ready(self, deadline: float, timeout: float) -> None:
-        assert self._process is not None
-        while True:
-            code = self._process.poll()
-            if code is not None or time.monotonic() > deadline:
-                why = f"exited with code {code}" if code is not None else f"not up in {timeout:g}s"
-                tail = "\n".join(read_lines(self.log_file)[-15:])
-                raise ToxiproxyError(f"Toxiproxy {why}; tail of {self.log_file}:\n{tail}")
-            with contextlib.suppress(httpx.HTTPError, ValueError):
-                reply = httpx.get(f"{self.api_url}/version", timeout=1.0, trust_env=False)
-                if reply.status_code == 200 and "version" in reply.json():
-                    return
-            time.sleep(0.1)
+    def _ready(self) -> bool:
+        """Its /version answers with a version: not merely something that speaks HTTP."""
+        with contextlib.suppress(httpx.HTTPError, ValueError):
+            reply = httpx.get(f"{self.api_url}/version", timeout=1.0, trust_env=False)
+            return reply.status_code == 200 and "version" in reply.json()
+        return False
 
 
 @dataclass(frozen=True)
@@ -328,7 +263,7 @@ def main(argv: list[str] | None = None) -> None:
     build.add_argument("--version", default=DEFAULT_TOXIPROXY_VERSION)
     args = parser.parse_args(argv)
     try:
-        print(ensure_toxiproxy(_default_cache_dir(), args.version))
+        print(ensure_toxiproxy(default_cache_dir(), args.version))
     except ToxiproxyError as exc:
         parser.exit(1, f"toxiproxy: {exc}\n")
 

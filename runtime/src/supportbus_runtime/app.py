@@ -1,13 +1,18 @@
-"""Building and running a service: the part of every composition root that is the same."""
+"""Building and running a service: the part of every composition root that is the same.
+
+What a service consumes and publishes is its declaration (:mod:`supportbus_runtime.declaration`);
+:func:`build_service_app` gives it a broker, consumers with the shared delivery policy, metrics,
+spans and its topics.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
@@ -15,49 +20,42 @@ from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from pydantic import ValidationError
 
-from supportbus_contracts.envelope import Event
 from supportbus_contracts.topics import dead_letter_topic
 from supportbus_runtime.broker import build_broker, ensure_topics
-from supportbus_runtime.delivery import DeliveryPolicy, EventConsumer, Handler
+from supportbus_runtime.declaration import Input, Output, Route, ServiceDeclaration
+from supportbus_runtime.delivery import DeliveryPolicy, EventConsumer
 from supportbus_runtime.dispatcher import DispatchLimits
-from supportbus_runtime.errors import ConfigurationError
+from supportbus_runtime.errors import ConfigurationError, SupportbusError
 from supportbus_runtime.logs import configure_logging
 from supportbus_runtime.metrics import DeliveryMetrics
 from supportbus_runtime.settings import ServiceSettings
 from supportbus_runtime.telemetry import install_tracing, tracing_installed
 
-E = TypeVar("E", bound=Event)
+# Route and Output are declared in supportbus_runtime.declaration; named here too for callers
+# that build a service on the fly (tests/integration, benchmarks/busbench).
+__all__ = ["Output", "Route", "ServiceApp", "build_service_app", "delivery_policy", "run_service"]
+
 S = TypeVar("S", bound=ServiceSettings)
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Route(Generic[E]):
-    """One consumed topic: which event it carries and what handles it."""
-
-    topic: str
-    event_type: type[E]
-    handler: Handler[E]
-
-
-@dataclass(frozen=True)
-class Output:
-    """One produced topic and the event it carries (for topic creation and the AsyncAPI doc)."""
-
-    topic: str
-    event_type: type[Event]
-
-
-@dataclass(frozen=True)
 class ServiceApp:
-    service: str
+    declaration: ServiceDeclaration
     app: FastStream
     broker: KafkaBroker
     consumers: tuple[EventConsumer[Any], ...]
     metrics: DeliveryMetrics
-    routes: tuple[Route[Any], ...]
-    outputs: tuple[Output, ...]
+    routes: tuple[Route[Any], ...]  # as they run: each handler checked against its outputs
+
+    @property
+    def service(self) -> str:
+        return self.declaration.name
+
+    @property
+    def outputs(self) -> tuple[Output[Any], ...]:
+        return self.declaration.outputs
 
 
 def delivery_policy(settings: ServiceSettings) -> DeliveryPolicy:
@@ -79,34 +77,36 @@ def delivery_policy(settings: ServiceSettings) -> DeliveryPolicy:
 
 
 def build_service_app(
-    *,
-    service: str,
+    service: ServiceDeclaration,
     settings: ServiceSettings,
-    routes: Sequence[Route[Any]],
-    outputs: Sequence[Output],
+    routes: Iterable[Route[Any]],
+    *,
     metrics: DeliveryMetrics | None = None,
 ) -> ServiceApp:
     """A FastStream app whose consumers follow the shared delivery policy, traced (W3C context
     in Kafka headers) and measured, and which creates its topics (inputs, their dead-letter
-    topics, outputs) before it subscribes."""
+    topics, outputs) before it subscribes.
+
+    ``service`` is the service's declaration and ``routes`` its inputs with their handlers
+    (:meth:`ServiceDeclaration.routes` checks they match)."""
+    declaration, checked = service, service.routes(routes)
+    name = declaration.name
     metrics = metrics or DeliveryMetrics()
-    middlewares: list[Any] = [
-        KafkaPrometheusMiddleware(registry=metrics.registry, app_name=service)
-    ]
+    middlewares: list[Any] = [KafkaPrometheusMiddleware(registry=metrics.registry, app_name=name)]
     if tracing_installed():
         # Spans and W3C context in Kafka headers. Only when this process records spans: the
         # middleware costs about a third of a no-op hop's CPU even with nothing to record.
         middlewares.insert(0, KafkaTelemetryMiddleware())
     broker = build_broker(
         settings,
-        client_id=service,
+        client_id=name,
         middlewares=middlewares,
     )
     policy = delivery_policy(settings)
     consumers = []
-    for index, route in enumerate(routes):
+    for index, route in enumerate(checked):
         consumer = EventConsumer(
-            service=service,
+            service=name,
             topic=settings.topic(route.topic),
             event_type=route.event_type,
             handler=route.handler,
@@ -116,16 +116,11 @@ def build_service_app(
             metrics=metrics,
         )
         consumer.subscribe(
-            group_id=settings.effective_group_id(service),
-            group_instance_id=_instance_id(settings.group_instance_id, index, len(routes)),
+            group_id=settings.effective_group_id(name),
+            group_instance_id=_instance_id(settings.group_instance_id, index, len(checked)),
         )
         consumers.append(consumer)
-    consumed = [settings.topic(r.topic) for r in routes]
-    topics = [
-        *consumed,
-        *(dead_letter_topic(t) for t in consumed),
-        *(settings.topic(o.topic) for o in outputs),
-    ]
+    topics = _topics(declaration.inputs, declaration.outputs, settings)
 
     async def create_topics() -> None:
         if settings.create_topics:
@@ -144,17 +139,28 @@ def build_service_app(
         broker,
         on_startup=[create_topics],
         on_shutdown=[drain_consumers],
-        logger=logging.getLogger(service),
+        logger=logging.getLogger(name),
     )
     return ServiceApp(
-        service=service,
+        declaration=declaration,
         app=app,
         broker=broker,
         consumers=tuple(consumers),
         metrics=metrics,
-        routes=tuple(routes),
-        outputs=tuple(outputs),
+        routes=checked,
     )
+
+
+def _topics(
+    inputs: Sequence[Input[Any]], outputs: Sequence[Output[Any]], settings: ServiceSettings
+) -> list[str]:
+    """What the service creates at start: its inputs, their dead-letter topics, its outputs."""
+    consumed = [settings.topic(i.topic) for i in inputs]
+    return [
+        *consumed,
+        *(dead_letter_topic(t) for t in consumed),
+        *(settings.topic(o.topic) for o in outputs),
+    ]
 
 
 def _instance_id(name: str, index: int, routes: int) -> str | None:
@@ -189,9 +195,11 @@ def run_service(
     )
     try:
         service_app = build_app(settings)
-    except ConfigurationError as error:
+    except SupportbusError as error:
+        # Any error of ours at start (a missing model, an unreachable vector store): one line,
+        # no traceback; 2 for a configuration to fix, 1 for what may pass (as in the CLI).
         print(f"supportbus-{service}: cannot start: {error}", file=sys.stderr)
-        raise SystemExit(2) from error
+        raise SystemExit(2 if isinstance(error, ConfigurationError) else 1) from error
     log.info("%s starting on %s", service, settings.kafka_bootstrap_servers)
     try:
         if settings.http_port:

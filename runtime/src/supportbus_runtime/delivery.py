@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -44,6 +44,7 @@ from supportbus_contracts.envelope import Event
 from supportbus_contracts.topics import dead_letter_topic
 from supportbus_runtime.broker import PRODUCER_MAX_REQUEST_BYTES, EventRecord
 from supportbus_runtime.deadletters import TRUNCATED_HEADER, dead_letter_headers, describe_error
+from supportbus_runtime.declaration import Handler, Publication
 from supportbus_runtime.decoding import decode_event
 from supportbus_runtime.dispatcher import DispatchLimits, KeyOrderedDispatcher
 from supportbus_runtime.errors import RetryBudgetExhausted, TransientError
@@ -59,17 +60,6 @@ log = logging.getLogger(__name__)
 _MAX_DEAD_LETTER_BYTES = PRODUCER_MAX_REQUEST_BYTES - 64 * 1024
 
 E = TypeVar("E", bound=Event)
-
-
-@dataclass(frozen=True)
-class Publication:
-    """An output event and the topic it goes to."""
-
-    topic: str
-    event: Event
-
-
-Handler = Callable[[E], Awaitable[Sequence[Publication]]]
 
 
 @dataclass(frozen=True)

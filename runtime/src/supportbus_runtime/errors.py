@@ -2,6 +2,54 @@
 
 The delivery policy decides by type alone: a ``TransientError`` is retried with backoff and then
 dead-lettered; anything else raised by a handler is dead-lettered at once with its reason.
+``run_service`` refuses to start on any of them raised while building the app, and the CLI turns
+them into one line and an exit code (``supportbus_cli.errors``). The whole tree, every package's
+errors in it (``+Name``: also derives from Name, its package's root; a test holds this drawing
+to the code, so a new error class is drawn here or the test fails)::
+
+    SupportbusError               raised on purpose (anything else is a bug)
+    ├── TransientError            may pass: retried with backoff, then dead-lettered
+    │   ├── RetryBudgetExhausted  outlasted the retry budget
+    │   ├── BatcherClosed         runtime.batching: the micro-batcher shut down under a caller
+    │   ├── LlmTransientError     runtime.llm: timeout, refused connection, 429, 5xx
+    │   │   ├── LlmRateLimited
+    │   │   ├── LlmTimeout
+    │   │   └── LlmUnavailable    neither model answered, or the circuit is open
+    │   ├── VectorStoreUnavailable +RetrieverError
+    │   ├── HelpdeskUnavailable   +TicketerError
+    │   └── InjectedFault         +HelpdeskError  HTTP 500 (sandbox fault injection)
+    │       └── InjectedUnavailable  HTTP 503
+    ├── PermanentError            retrying cannot help: dead-lettered at once
+    │   ├── MessageRejected       a record that cannot be decoded or validated
+    │   ├── LlmPermanentError     runtime.llm: a 4xx, a prompt over the token budget
+    │   ├── VectorStoreQueryFailed +RetrieverError
+    │   ├── TicketRejected        +TicketerError  the helpdesk answered 4xx
+    │   ├── IdempotencyConflict   +HelpdeskError  HTTP 409
+    │   ├── TicketNotFound        +HelpdeskError  HTTP 404
+    │   ├── InvalidIdempotencyKey +HelpdeskError  HTTP 400
+    │   └── InvalidFaultDirective +HelpdeskError  HTTP 400
+    ├── ConfigurationError        cannot start as configured: fix, then start again
+    │   ├── ModelUnavailable      +ClassifierError
+    │   ├── TaxonomyError         +ClassifierError
+    │   ├── KnowledgeBaseError    +RetrieverError
+    │   ├── IndexUnavailable      +RetrieverError
+    │   └── SearchModeUnsupported +RetrieverError +ValueError
+    ├── ClassifierError           the classifier's root; alone: unusable training data
+    ├── RetrieverError            the retriever's root
+    ├── TicketerError             the ticketer's root
+    ├── HelpdeskError             the sandbox helpdesk's root (api maps them to HTTP)
+    ├── DevtoolsError             supportbus_devtools: the development environment failed
+    │   ├── LocalKafkaError
+    │   ├── LocalWeaviateError
+    │   ├── ToxiproxyError
+    │   ├── StackError
+    │   └── NotReadyError
+    ├── FaultNotInjected          supportbus_cli.chaos: a chaos fault could not be applied
+    ├── TraceNotFound             supportbus_cli.tracing: no span carries the request id
+    └── ServerExited              supportbus_cli: a server a `run` command serves died
+
+The kinds (transient, permanent, configuration) say what to do about an error; the package roots
+say where it came from, so a caller can catch either.
 """
 
 from __future__ import annotations

@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import uvicorn
+from faststream import FastStream
 from faststream.asgi import AsgiResponse, get
+from faststream.kafka import KafkaBroker
 from prometheus_client import make_asgi_app
 
-from supportbus_runtime.app import ServiceApp
+from supportbus_runtime.metrics import DeliveryMetrics
 
 
-def operations_routes(service_app: ServiceApp) -> list[tuple[str, Any]]:
+class Operated(Protocol):
+    """What the endpoints need of a service (a ``supportbus_runtime.app.ServiceApp``), named
+    here so that this module does not import the one that starts it."""
+
+    @property
+    def app(self) -> FastStream: ...
+
+    @property
+    def broker(self) -> KafkaBroker: ...
+
+    @property
+    def metrics(self) -> DeliveryMetrics: ...
+
+
+def operations_routes(service_app: Operated) -> list[tuple[str, Any]]:
     broker = service_app.broker
 
     @get(include_in_schema=False)
@@ -32,7 +48,7 @@ def operations_routes(service_app: ServiceApp) -> list[tuple[str, Any]]:
     ]
 
 
-async def serve_with_operations(service_app: ServiceApp, host: str, port: int) -> None:
+async def serve_with_operations(service_app: Operated, host: str, port: int) -> None:
     """Run the consumers and the HTTP endpoints in one process; uvicorn handles SIGTERM and
     the ASGI lifespan starts and stops the broker."""
     asgi = service_app.app.as_asgi(asgi_routes=operations_routes(service_app))

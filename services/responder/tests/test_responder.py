@@ -15,7 +15,7 @@ from supportbus_contracts import (
 from supportbus_contracts.topics import RESPONSE_READY, TICKET_CREATED
 from supportbus_devtools.testing import record_topic
 from supportbus_responder.app import build_app, build_llm_composer
-from supportbus_responder.ports import Reply
+from supportbus_responder.ports import Reply, ReplyInput
 from supportbus_responder.settings import ResponderSettings
 from supportbus_responder.template import TemplateComposer
 
@@ -61,7 +61,7 @@ def _request() -> SupportRequest:
 
 async def test_reply_is_grounded_in_top_articles_and_links_the_ticket() -> None:
     reply = await TemplateComposer(brand="Northwind Bank").compose(
-        _request(), _classification(), _articles(), _ticket()
+        ReplyInput(_request(), _classification(), _articles(), _ticket())
     )
     assert reply.cited_article_ids == ["kb-lost-card", "kb-replace"]
     assert "Freeze your card in the app at once." in reply.text
@@ -73,7 +73,7 @@ async def test_reply_is_grounded_in_top_articles_and_links_the_ticket() -> None:
 
 async def test_reply_without_articles_promises_a_human_and_cites_nothing() -> None:
     reply = await TemplateComposer(brand="B").compose(
-        _request(), _classification("low"), [], _ticket()
+        ReplyInput(_request(), _classification("low"), [], _ticket())
     )
     assert reply.cited_article_ids == []
     assert "member of our team" in reply.text
@@ -120,15 +120,9 @@ async def test_a_redelivered_ticket_yields_a_byte_identical_response() -> None:
 
 
 class _RecordingComposer:
-    async def compose(
-        self,
-        request: SupportRequest,
-        classification: Classification,
-        articles: list[Article],
-        ticket: Ticket,
-    ) -> Reply:
+    async def compose(self, case: ReplyInput) -> Reply:
         return Reply(
-            text=f"See {ticket.url}",
+            text=f"See {case.ticket.url}",
             cited_article_ids=[],
             composer="template",
             model="gpt-x",
@@ -159,8 +153,6 @@ def test_llm_composer_is_chosen_by_settings() -> None:
     composer = build_llm_composer(settings)
     problems = composer.problems(
         f"Freeze it [kb-lost-card] {_ticket().url} and see http://evil.example",
-        _request(),
-        _articles(),
-        _ticket(),
+        ReplyInput(_request(), _classification(), _articles(), _ticket()),
     )
     assert problems == ["forbidden_link"]

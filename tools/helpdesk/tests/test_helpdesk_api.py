@@ -15,6 +15,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from supportbus_devtools.errors import NotReadyError
+from supportbus_devtools.processes import wait_until_http_ok
 from supportbus_helpdesk.api import build_api
 from supportbus_helpdesk.errors import IdempotencyConflict
 from supportbus_helpdesk.settings import HelpdeskSettings
@@ -289,17 +291,14 @@ def free_local_port() -> int:
 
 
 def wait_until_healthy(base_url: str, server: subprocess.Popen[bytes], log_path: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    def still_running() -> None:
         if server.poll() is not None:
             pytest.fail(f"helpdesk exited with {server.returncode}:\n{log_path.read_text()}")
-        try:
-            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"helpdesk did not become healthy in time:\n{log_path.read_text()}")
+
+    try:
+        wait_until_http_ok(f"{base_url}/healthz", 30, check=still_running)
+    except NotReadyError as exc:
+        pytest.fail(f"{exc}:\n{log_path.read_text()}")
 
 
 def test_real_server_over_http(tmp_path: Path) -> None:

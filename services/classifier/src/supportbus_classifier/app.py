@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from supportbus_classifier.handlers import SERVICE, confidence_histogram, routes
+from supportbus_classifier.declaration import DECLARATION
+from supportbus_classifier.handlers import confidence_histogram, routes
 from supportbus_classifier.linear_model import LinearIntentModel
 from supportbus_classifier.ports import Classifier, IntentModel
 from supportbus_classifier.service import ClassificationService
 from supportbus_classifier.settings import ClassifierSettings
 from supportbus_classifier.taxonomy import Taxonomy
-from supportbus_contracts import RequestClassified
-from supportbus_contracts.topics import REQUEST_CLASSIFIED
-from supportbus_runtime.app import Output, ServiceApp, build_service_app
+from supportbus_runtime.app import ServiceApp, build_service_app
 from supportbus_runtime.embedding import MiniLMEmbedder
 from supportbus_runtime.llm.metrics import LlmMetrics
 from supportbus_runtime.metrics import DeliveryMetrics
@@ -35,10 +34,9 @@ def build_app(settings: ClassifierSettings, *, model: IntentModel | None = None)
     )
     service = build_classifier(settings, local, taxonomy, llm_metrics=LlmMetrics(metrics.registry))
     service_app = build_service_app(
-        service=SERVICE,
-        settings=settings,
-        routes=routes(service, confidence_histogram(metrics.registry)),
-        outputs=[Output(REQUEST_CLASSIFIED, RequestClassified)],
+        DECLARATION,
+        settings,
+        routes(service, confidence_histogram(metrics.registry)),
         metrics=metrics,
     )
     # After the consumers drained (on_shutdown): nothing submits any more; stop the worker.

@@ -6,15 +6,13 @@ from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry, Histogram
 
+from supportbus_classifier.declaration import CLASSIFIED, RECEIVED, SERVICE
 from supportbus_classifier.ports import Classifier
 from supportbus_contracts import RequestClassified, RequestReceived
-from supportbus_contracts.topics import REQUEST_CLASSIFIED, REQUEST_RECEIVED
-from supportbus_runtime.app import Route
-from supportbus_runtime.delivery import Publication
+from supportbus_runtime.declaration import Publication, Route
 from supportbus_runtime.telemetry import tracer
 
-SERVICE = "classifier"
-
+__all__ = ["SERVICE", "confidence_histogram", "routes"]
 
 _tracer = tracer(__name__)
 
@@ -53,6 +51,6 @@ def routes(service: Classifier, confidence: Histogram) -> list[Route[RequestRece
             classification=classification,
             query_embedding=decision.query_embedding,
         )
-        return [Publication(REQUEST_CLASSIFIED, classified)]
+        return [CLASSIFIED.publish(classified)]
 
-    return [Route(REQUEST_RECEIVED, RequestReceived, on_request_received)]
+    return [RECEIVED.handled_by(on_request_received)]

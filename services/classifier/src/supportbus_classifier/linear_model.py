@@ -33,7 +33,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from supportbus_classifier.calibration import fit_temperature, softmax
-from supportbus_classifier.errors import ModelUnavailable
+from supportbus_classifier.errors import ClassifierError, ModelUnavailable
 from supportbus_classifier.lexical_features import LEXICAL_FEATURES, LexicalFeatures
 from supportbus_classifier.ports import IntentPrediction
 from supportbus_classifier.svm_fit import EMBEDDING_WEIGHT, features, fit_svm, out_of_fold_scores
@@ -159,9 +159,9 @@ class LinearIntentModel:
         saw it), then the final model is fitted on everything.
         """
         if len(texts) != len(labels) or not texts:
-            raise ValueError("texts and labels must be non-empty and of equal length")
+            raise ClassifierError("training needs at least one text, and one label per text")
         if len(set(labels)) < 2:
-            raise ValueError("training needs at least two intents")
+            raise ClassifierError("training needs at least two intents")
         report = on_step or (lambda _: None)
         embedded = embedder.embed(texts) if vectors is None else vectors
         classes = sorted(set(labels))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from supportbus_classifier.errors import ModelUnavailable
 from supportbus_classifier.ports import (
     Decision,
     EmbeddingIntentModel,
@@ -67,7 +68,12 @@ class ClassificationService:
     ) -> None:
         missing = set(model.labels) - taxonomy.intents.keys()
         if missing:
-            raise ValueError(f"model knows intents the taxonomy lacks: {sorted(missing)}")
+            # At start-up (build_app): a ConfigurationError, so run_service refuses to start
+            # with one line instead of a traceback.
+            raise ModelUnavailable(
+                f"the intent model knows intents the taxonomy lacks: {sorted(missing)}; "
+                "retrain it (`supportbus train`) or declare them in the taxonomy"
+            )
         self._model = model
         self._taxonomy = taxonomy
         self._batcher: MicroBatcher[str, _Scored] = MicroBatcher(

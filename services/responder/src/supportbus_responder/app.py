@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from supportbus_contracts import ResponseReady
-from supportbus_contracts.topics import RESPONSE_READY
-from supportbus_responder.handlers import SERVICE, routes
+from supportbus_responder.declaration import DECLARATION
+from supportbus_responder.handlers import routes
 from supportbus_responder.ports import ReplyComposer
 from supportbus_responder.settings import ResponderSettings
 from supportbus_responder.template import TemplateComposer
-from supportbus_runtime.app import Output, ServiceApp, build_service_app
+from supportbus_runtime.app import ServiceApp, build_service_app
 from supportbus_runtime.llm.metrics import LlmMetrics
 from supportbus_runtime.metrics import DeliveryMetrics
 
@@ -27,13 +26,7 @@ def build_app(settings: ResponderSettings, *, composer: ReplyComposer | None = N
             if settings.composer == "template"
             else build_llm_composer(settings, llm_metrics=LlmMetrics(metrics.registry))
         )
-    return build_service_app(
-        service=SERVICE,
-        settings=settings,
-        routes=routes(composer),
-        outputs=[Output(RESPONSE_READY, ResponseReady)],
-        metrics=metrics,
-    )
+    return build_service_app(DECLARATION, settings, routes(composer), metrics=metrics)
 
 
 def build_llm_composer(

@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from supportbus_contracts import ResponseReady, TicketCreated
-from supportbus_contracts.topics import RESPONSE_READY, TICKET_CREATED
-from supportbus_responder.ports import ReplyComposer
-from supportbus_runtime.app import Route
-from supportbus_runtime.delivery import Publication
+from supportbus_responder.declaration import CREATED, READY, SERVICE
+from supportbus_responder.ports import ReplyComposer, ReplyInput
+from supportbus_runtime.declaration import Publication, Route
 from supportbus_runtime.telemetry import tracer
 
-SERVICE = "responder"
+__all__ = ["SERVICE", "routes"]
 
 _tracer = tracer(__name__)
 
@@ -19,9 +18,7 @@ _tracer = tracer(__name__)
 def routes(composer: ReplyComposer) -> list[Route[TicketCreated]]:
     async def on_ticket_created(event: TicketCreated) -> Sequence[Publication]:
         with _tracer.start_as_current_span("compose_reply") as span:
-            reply = await composer.compose(
-                event.request, event.classification, list(event.articles), event.ticket
-            )
+            reply = await composer.compose(ReplyInput.of(event))
             span.set_attribute("supportbus.composer", reply.composer)
             span.set_attribute("supportbus.cited_articles", reply.cited_article_ids)
             if reply.fallback_reason:
@@ -39,6 +36,6 @@ def routes(composer: ReplyComposer) -> list[Route[TicketCreated]]:
             tokens=reply.tokens,
             fallback_reason=reply.fallback_reason,
         )
-        return [Publication(RESPONSE_READY, ready)]
+        return [READY.publish(ready)]
 
-    return [Route(TICKET_CREATED, TicketCreated, on_ticket_created)]
+    return [CREATED.handled_by(on_ticket_created)]

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import re
 
-from supportbus_contracts import Article, Classification, SupportRequest, Ticket
-from supportbus_responder.ports import Reply
+from supportbus_responder.ports import Reply, ReplyInput
 from supportbus_responder.template import TemplateComposer
 from supportbus_runtime.llm import LlmClient, LlmPermanentError, LlmUnavailable, Prompt
 from supportbus_runtime.llm.guardrails import (
@@ -55,16 +54,11 @@ class LlmComposer:
         self._max_input = max_input_chars
         self.system = system_prompt(brand, max_reply_chars)
 
-    async def compose(
-        self,
-        request: SupportRequest,
-        classification: Classification,
-        articles: list[Article],
-        ticket: Ticket,
-    ) -> Reply:
-        cited = articles[: self._max_cited]
+    async def compose(self, case: ReplyInput) -> Reply:
+        request, ticket = case.request, case.ticket
+        cited = case.articles[: self._max_cited]
         if not cited:
-            return await self._fallback(request, classification, articles, ticket, "no_articles")
+            return await self._fallback(case, "no_articles")
         knowledge = "\n\n".join(
             f"[{a.article_id}] {a.title}\nLink: {a.url or '(none)'}\n"
             f"{protect_pii(sanitize(a.snippet, 2_000), allow_pii=self._allow_pii)}"
@@ -72,7 +66,7 @@ class LlmComposer:
         )
         before = (
             f"Ticket {ticket.ticket_id}, link: {ticket.url}\n"
-            f"Priority: {classification.priority}\n\n"
+            f"Priority: {case.classification.priority}\n\n"
             f"Help articles (the only facts you may use):\n{knowledge}\n\nThe customer wrote:\n"
         )
         text = sanitize(f"{request.subject}\n{request.body}".strip(), self._max_input)
@@ -85,19 +79,14 @@ class LlmComposer:
         try:
             result = await self._client.complete(prompt)
         except LlmUnavailable as error:
-            reason = f"llm_unavailable:{error.reason}"
-            return await self._fallback(request, classification, articles, ticket, reason)
+            return await self._fallback(case, f"llm_unavailable:{error.reason}")
         except LlmPermanentError as error:
-            reason = f"llm_refused:{error}"
-            return await self._fallback(request, classification, articles, ticket, reason)
+            return await self._fallback(case, f"llm_refused:{error}")
         reply = result.value.strip()
-        problems = self.problems(reply, request, articles, ticket)
+        problems = self.problems(reply, case)
         if problems:
             return await self._fallback(
-                request,
-                classification,
-                articles,
-                ticket,
+                case,
                 "reply_rejected:" + ",".join(problems),
                 model=result.model,
                 tokens=result.tokens,
@@ -112,10 +101,9 @@ class LlmComposer:
             fallback_reason=result.fallback_reason,
         )
 
-    def problems(
-        self, reply: str, request: SupportRequest, articles: list[Article], ticket: Ticket
-    ) -> list[str]:
-        """Why this reply may not be sent (empty: it may)."""
+    def problems(self, reply: str, case: ReplyInput) -> list[str]:
+        """Why this reply to ``case`` may not be sent (empty: it may)."""
+        articles, ticket = case.articles, case.ticket
         known = {a.article_id for a in articles}
         citations = _CITATION.findall(reply)
         problems = check_reply(
@@ -123,7 +111,7 @@ class LlmComposer:
             allowed_urls=[ticket.url, *(a.url for a in articles if a.url)],
             system_prompt=self.system,
             max_chars=self._max_chars,
-            customer_id=request.customer_id,
+            customer_id=case.request.customer_id,
             allowed_text=[ticket.ticket_id],
         )
         if not reply:
@@ -138,16 +126,13 @@ class LlmComposer:
 
     async def _fallback(
         self,
-        request: SupportRequest,
-        classification: Classification,
-        articles: list[Article],
-        ticket: Ticket,
+        case: ReplyInput,
         reason: str,
         *,
         model: str | None = None,
         tokens: int | None = None,
     ) -> Reply:
-        reply = await self._template.compose(request, classification, articles, ticket)
+        reply = await self._template.compose(case)
         return Reply(
             text=reply.text,
             cited_article_ids=reply.cited_article_ids,

@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from supportbus_contracts import Article, Classification, SupportRequest, Ticket
+from supportbus_contracts import Article, Classification, SupportRequest, Ticket, TicketCreated
+
+
+@dataclass(frozen=True)
+class ReplyInput:
+    """What a reply is written from: the request, how it was classified, the articles found for
+    it and the ticket opened (a composer needs neither the event's envelope nor its ids)."""
+
+    request: SupportRequest
+    classification: Classification
+    articles: Sequence[Article]
+    ticket: Ticket
+
+    @classmethod
+    def of(cls, event: TicketCreated) -> ReplyInput:
+        return cls(event.request, event.classification, tuple(event.articles), event.ticket)
 
 
 @dataclass(frozen=True)
@@ -19,10 +35,4 @@ class Reply:
 
 
 class ReplyComposer(Protocol):
-    async def compose(
-        self,
-        request: SupportRequest,
-        classification: Classification,
-        articles: list[Article],
-        ticket: Ticket,
-    ) -> Reply: ...
+    async def compose(self, case: ReplyInput) -> Reply: ...

@@ -3,8 +3,7 @@ ticket, so every claim in it comes from the knowledge base."""
 
 from __future__ import annotations
 
-from supportbus_contracts import Article, Classification, SupportRequest, Ticket
-from supportbus_responder.ports import Reply
+from supportbus_responder.ports import Reply, ReplyInput
 
 _URGENT_NOTE = (
     "Because this may affect the security of your money, we have marked your case as urgent. "
@@ -21,16 +20,11 @@ class TemplateComposer:
         self._brand = brand
         self._max_cited = max_cited_articles
 
-    async def compose(
-        self,
-        request: SupportRequest,
-        classification: Classification,
-        articles: list[Article],
-        ticket: Ticket,
-    ) -> Reply:
-        cited = articles[: self._max_cited]
+    async def compose(self, case: ReplyInput) -> Reply:
+        cited = case.articles[: self._max_cited]
+        ticket = case.ticket
         parts = ["Hello,", f"Thank you for contacting {self._brand} support."]
-        if classification.priority == "urgent":
+        if case.classification.priority == "urgent":
             parts.append(_URGENT_NOTE)
         if cited:
             top = cited[0]

@@ -5,14 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Literal, cast
 
-from supportbus_contracts import KnowledgeRetrieved
-from supportbus_contracts.topics import KNOWLEDGE_RETRIEVED
-from supportbus_retriever.handlers import SERVICE, routes
+from supportbus_retriever.declaration import DECLARATION
+from supportbus_retriever.handlers import routes
 from supportbus_retriever.llama_index_store import LlamaIndexKnowledgeIndex, LocalMode
 from supportbus_retriever.ports import KnowledgeIndex
 from supportbus_retriever.service import RetrievalService
 from supportbus_retriever.settings import RetrieverSettings
-from supportbus_runtime.app import Output, ServiceApp, build_service_app
+from supportbus_runtime.app import ServiceApp, build_service_app
 from supportbus_runtime.embedding import MiniLMEmbedder, TextEmbedder
 
 log = logging.getLogger(__name__)
@@ -74,12 +73,7 @@ def build_app(settings: RetrieverSettings, *, index: KnowledgeIndex | None = Non
         batch_max=settings.batch_max,
         batch_wait_ms=settings.batch_wait_ms,
     )
-    service_app = build_service_app(
-        service=SERVICE,
-        settings=settings,
-        routes=routes(service),
-        outputs=[Output(KNOWLEDGE_RETRIEVED, KnowledgeRetrieved)],
-    )
+    service_app = build_service_app(DECLARATION, settings, routes(service))
     # After the consumers drained (on_shutdown): nothing submits any more; stop the worker.
     service_app.app.after_shutdown(service.aclose)
     close = getattr(index, "close", None)

@@ -1,3 +1,7 @@
+"""The retriever's errors: one root, ``RetrieverError``, each also of the kind that tells the
+delivery policy and ``run_service`` what to do (the whole tree is drawn in
+``supportbus_runtime.errors``)."""
+
 from __future__ import annotations
 
 from supportbus_runtime.errors import (
@@ -18,6 +22,13 @@ class KnowledgeBaseError(RetrieverError, ConfigurationError):
 
 class IndexUnavailable(RetrieverError, ConfigurationError):
     """The vector index is missing, unreadable, or older than the knowledge base."""
+
+
+class SearchModeUnsupported(RetrieverError, ConfigurationError, ValueError):
+    """The configured store cannot search the configured way (``RETRIEVER_SEARCH_MODE``).
+
+    Also a ValueError: ``check_search_mode`` has always promised one to its callers (the CLI's
+    evaluation included)."""
 
 
 class VectorStoreUnavailable(RetrieverError, TransientError):

@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from supportbus_contracts import KnowledgeRetrieved, RequestClassified
-from supportbus_contracts.topics import KNOWLEDGE_RETRIEVED, REQUEST_CLASSIFIED
+from supportbus_retriever.declaration import CLASSIFIED, RETRIEVED, SERVICE
 from supportbus_retriever.service import RetrievalService
-from supportbus_runtime.app import Route
-from supportbus_runtime.delivery import Publication
+from supportbus_runtime.declaration import Publication, Route
 from supportbus_runtime.telemetry import tracer
 
-SERVICE = "retriever"
+__all__ = ["SERVICE", "routes"]
 
 _tracer = tracer(__name__)
 
@@ -31,6 +30,6 @@ def routes(service: RetrievalService) -> list[Route[RequestClassified]]:
             classification=event.classification,
             articles=articles,
         )
-        return [Publication(KNOWLEDGE_RETRIEVED, retrieved)]
+        return [RETRIEVED.publish(retrieved)]
 
-    return [Route(REQUEST_CLASSIFIED, RequestClassified, on_request_classified)]
+    return [CLASSIFIED.handled_by(on_request_classified)]

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from supportbus_retriever.errors import SearchModeUnsupported
 from supportbus_runtime.settings import EmbeddingSettingsMixin, ServiceSettings, repo_root
 
 StoreName = Literal["local", "weaviate"]
@@ -19,13 +20,14 @@ STORE_MODES: dict[StoreName, tuple[SearchMode, ...]] = {
 
 
 def check_search_mode(store: StoreName, mode: SearchMode | None) -> SearchMode:
-    """``mode`` if ``store`` can search that way (None: the store's default), else ValueError."""
+    """``mode`` if ``store`` can search that way (None: the store's default), else
+    SearchModeUnsupported (a ConfigurationError and a ValueError)."""
     modes = STORE_MODES[store]
     if mode is None:
         return modes[0]
     if mode not in modes:
         other = next(s for s, m in STORE_MODES.items() if mode in m)
-        raise ValueError(
+        raise SearchModeUnsupported(
             f"the {store} store searches {'|'.join(sorted(modes))}, not {mode} "
             f"({mode} is the {other} store's)"
         )

@@ -5,10 +5,9 @@ from __future__ import annotations
 import httpx
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
-from supportbus_contracts import TicketCreated
-from supportbus_contracts.topics import TICKET_CREATED
-from supportbus_runtime.app import Output, ServiceApp, build_service_app
-from supportbus_ticketer.handlers import SERVICE, routes
+from supportbus_runtime.app import ServiceApp, build_service_app
+from supportbus_ticketer.declaration import DECLARATION
+from supportbus_ticketer.handlers import routes
 from supportbus_ticketer.helpdesk_client import HelpdeskClient
 from supportbus_ticketer.ports import TicketingSystem
 from supportbus_ticketer.service import TicketService
@@ -30,12 +29,7 @@ def build_app(settings: TicketerSettings, *, tickets: TicketingSystem | None = N
         # Client spans, and the traceparent header that ties the helpdesk's spans in.
         HTTPXClientInstrumentor.instrument_client(http)
         tickets = HelpdeskClient(http)
-    service_app = build_service_app(
-        service=SERVICE,
-        settings=settings,
-        routes=routes(TicketService(tickets)),
-        outputs=[Output(TICKET_CREATED, TicketCreated)],
-    )
+    service_app = build_service_app(DECLARATION, settings, routes(TicketService(tickets)))
     if http is not None:
         service_app.app.after_shutdown(http.aclose)
     return service_app

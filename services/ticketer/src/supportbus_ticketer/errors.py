@@ -1,3 +1,7 @@
+"""The ticketer's errors: one root, ``TicketerError``, each also transient or permanent so the
+delivery policy retries only what may succeed later (the whole tree is drawn in
+``supportbus_runtime.errors``)."""
+
 from __future__ import annotations
 
 from supportbus_runtime.errors import PermanentError, SupportbusError, TransientError

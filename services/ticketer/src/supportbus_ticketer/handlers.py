@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from supportbus_contracts import KnowledgeRetrieved, TicketCreated
-from supportbus_contracts.topics import KNOWLEDGE_RETRIEVED, TICKET_CREATED
-from supportbus_runtime.app import Route
-from supportbus_runtime.delivery import Publication
+from supportbus_runtime.declaration import Publication, Route
+from supportbus_ticketer.declaration import CREATED, RETRIEVED, SERVICE
 from supportbus_ticketer.service import TicketService
 
-SERVICE = "ticketer"
+__all__ = ["SERVICE", "routes"]
 
 
 def routes(service: TicketService) -> list[Route[KnowledgeRetrieved]]:
@@ -27,6 +26,6 @@ def routes(service: TicketService) -> list[Route[KnowledgeRetrieved]]:
             articles=event.articles,
             ticket=ticket,
         )
-        return [Publication(TICKET_CREATED, created)]
+        return [CREATED.publish(created)]
 
-    return [Route(KNOWLEDGE_RETRIEVED, KnowledgeRetrieved, on_knowledge_retrieved)]
+    return [RETRIEVED.handled_by(on_knowledge_retrieved)]

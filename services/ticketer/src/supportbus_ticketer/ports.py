@@ -4,24 +4,11 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict
+from supportbus_contracts import Ticket, TicketDraft
 
-from supportbus_contracts import Ticket
-
-
-class TicketDraft(BaseModel):
-    """What a new ticket says; identical for every redelivery of the same request."""
-
-    model_config = ConfigDict(frozen=True)
-
-    request_id: str
-    subject: str
-    body: str
-    customer_id: str
-    customer_email: str | None
-    category: str
-    intent: str
-    priority: str
+# TicketDraft is the contracts' one definition of a ticket's fields (the ticketing system reads
+# the same model); re-exported here because it is the port's argument type.
+__all__ = ["TicketDraft", "TicketingSystem"]
 
 
 class TicketingSystem(Protocol):

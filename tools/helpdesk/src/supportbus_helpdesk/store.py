@@ -13,42 +13,18 @@ on the UNIQUE constraint inside a ``BEGIN IMMEDIATE`` transaction, not on the lo
 from __future__ import annotations
 
 import builtins
-import dataclasses
 import hashlib
 import json
 import sqlite3
 import threading
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from supportbus_contracts import TicketDraft
 from supportbus_helpdesk.errors import IdempotencyConflict, TicketNotFound
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS tickets (
-    id              TEXT PRIMARY KEY,
-    idempotency_key TEXT NOT NULL UNIQUE,
-    payload_hash    TEXT NOT NULL,
-    request_id      TEXT NOT NULL,
-    subject         TEXT NOT NULL,
-    body            TEXT NOT NULL,
-    customer_id     TEXT NOT NULL,
-    customer_email  TEXT,
-    category        TEXT NOT NULL,
-    intent          TEXT NOT NULL,
-    priority        TEXT NOT NULL CHECK (priority IN ('urgent', 'high', 'normal', 'low')),
-    status          TEXT NOT NULL DEFAULT 'open',
-    created_at      TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS tickets_by_status ON tickets (status);
-"""
-
-_TICKET_COLUMNS = (
-    "id, request_id, subject, body, customer_id, customer_email, category, intent, priority, "
-    "status, created_at"
-)
+from supportbus_helpdesk.ticket_table import COLUMN_NAMES, COLUMNS, FIELD_NAMES, INSERT, SCHEMA
 
 # Seconds a connection waits for another process's write lock before giving up.
 _BUSY_TIMEOUT_S = 5.0
@@ -57,41 +33,30 @@ _BUSY_TIMEOUT_S = 5.0
 _ID_ATTEMPTS = 3
 
 
-@dataclass(frozen=True, slots=True)
-class TicketFields:
-    """What a client supplies to open a ticket; the canonical payload behind an idempotency key."""
-
-    request_id: str
-    subject: str
-    body: str
-    customer_id: str
-    customer_email: str | None
-    category: str
-    intent: str
-    priority: str
-
-    def payload_hash(self) -> str:
-        # Sorted keys and fixed separators make equal payloads hash equal regardless of the
-        # order or formatting the client used.
-        canonical = json.dumps(
-            dataclasses.asdict(self), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-        )
-        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+# The name callers of the store (its tests among them) know the draft by.
+TicketFields = TicketDraft
 
 
-@dataclass(frozen=True, slots=True)
-class Ticket:
+class Ticket(TicketDraft):
+    """A stored ticket: its fields and what the helpdesk added to them."""
+
     id: str
-    request_id: str
-    subject: str
-    body: str
-    customer_id: str
-    customer_email: str | None
-    category: str
-    intent: str
-    priority: str
     status: str
     created_at: datetime
+
+
+def _payload_hash(fields: TicketDraft) -> str:
+    """The canonical hash of what an idempotency key was used for."""
+    # Only the draft's own fields, whatever subclass carries them; sorted keys and fixed
+    # separators make equal payloads hash equal regardless of the order or formatting the client
+    # used (and equal to the hashes already stored).
+    canonical = json.dumps(
+        fields.model_dump(include=set(FIELD_NAMES)),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def new_ticket_id() -> str:
@@ -112,19 +77,19 @@ class TicketStore:
         self._lock = threading.Lock()
         with self._lock:
             self._connection.execute("PRAGMA journal_mode=WAL")
-            self._connection.executescript(_SCHEMA)
+            self._connection.executescript(SCHEMA)
 
     def close(self) -> None:
         with self._lock:
             self._connection.close()
 
-    def create_ticket(self, idempotency_key: str, fields: TicketFields) -> tuple[Ticket, bool]:
+    def create_ticket(self, idempotency_key: str, fields: TicketDraft) -> tuple[Ticket, bool]:
         """Open a ticket, or return the one already opened under ``idempotency_key``.
 
         Returns ``(ticket, created)``. Raises ``IdempotencyConflict`` if the key was used
         for a different payload.
         """
-        payload_hash = fields.payload_hash()
+        payload_hash = _payload_hash(fields)
         created_at = datetime.now(UTC).isoformat()
         with self._lock:
             # IMMEDIATE takes the write lock up front. A deferred transaction would read first
@@ -136,8 +101,7 @@ class TicketStore:
                     idempotency_key, payload_hash, fields, created_at
                 )
                 row = self._connection.execute(
-                    f"SELECT {_TICKET_COLUMNS}, payload_hash FROM tickets "
-                    "WHERE idempotency_key = ?",
+                    f"SELECT {COLUMNS}, payload_hash FROM tickets WHERE idempotency_key = ?",
                     (idempotency_key,),
                 ).fetchone()
                 self._connection.execute("COMMIT")
@@ -151,29 +115,19 @@ class TicketStore:
         return _ticket_from_row(row), created
 
     def _insert_unless_key_exists(
-        self, idempotency_key: str, payload_hash: str, fields: TicketFields, created_at: str
+        self, idempotency_key: str, payload_hash: str, fields: TicketDraft, created_at: str
     ) -> bool:
         # The conflict target is the key only: a (vanishingly rare) id collision must raise,
         # not be silently swallowed as if it were a replay.
         for _ in range(_ID_ATTEMPTS):
             try:
                 cursor = self._connection.execute(
-                    "INSERT INTO tickets (id, idempotency_key, payload_hash, request_id, subject, "
-                    "body, customer_id, customer_email, category, intent, priority, status, "
-                    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?) "
-                    "ON CONFLICT (idempotency_key) DO NOTHING",
+                    INSERT,
                     (
                         new_ticket_id(),
                         idempotency_key,
                         payload_hash,
-                        fields.request_id,
-                        fields.subject,
-                        fields.body,
-                        fields.customer_id,
-                        fields.customer_email,
-                        fields.category,
-                        fields.intent,
-                        fields.priority,
+                        *(getattr(fields, name) for name in FIELD_NAMES),
                         created_at,
                     ),
                 )
@@ -187,7 +141,7 @@ class TicketStore:
     def get(self, ticket_id: str) -> Ticket:
         with self._lock:
             row = self._connection.execute(
-                f"SELECT {_TICKET_COLUMNS} FROM tickets WHERE id = ?", (ticket_id,)
+                f"SELECT {COLUMNS} FROM tickets WHERE id = ?", (ticket_id,)
             ).fetchone()
         if row is None:
             raise TicketNotFound(f"no ticket with id {ticket_id!r}")
@@ -196,7 +150,7 @@ class TicketStore:
     def list(self, limit: int, offset: int, status: str | None = None) -> builtins.list[Ticket]:
         """Tickets newest first (by insertion order, which timestamps cannot tie-break)."""
         # (``builtins.list`` above: inside this class, plain ``list`` names this method.)
-        query = f"SELECT {_TICKET_COLUMNS} FROM tickets"
+        query = f"SELECT {COLUMNS} FROM tickets"
         parameters: list[Any] = []
         if status is not None:
             query += " WHERE status = ?"
@@ -219,16 +173,8 @@ class TicketStore:
 
 
 def _ticket_from_row(row: sqlite3.Row) -> Ticket:
-    return Ticket(
-        id=row["id"],
-        request_id=row["request_id"],
-        subject=row["subject"],
-        body=row["body"],
-        customer_id=row["customer_id"],
-        customer_email=row["customer_email"],
-        category=row["category"],
-        intent=row["intent"],
-        priority=row["priority"],
-        status=row["status"],
-        created_at=datetime.fromisoformat(row["created_at"]),
-    )
+    # model_construct: the row was validated as a TicketCreate on its way in, so reading it back
+    # re-checks nothing (and a listing of 200 rows costs no validation).
+    values: dict[str, Any] = {name: row[name] for name in COLUMN_NAMES}
+    values["created_at"] = datetime.fromisoformat(row["created_at"])
+    return Ticket.model_construct(**values)
