@@ -30,6 +30,7 @@ from supportbus_devtools.localkafka import LocalKafkaConfig
 from supportbus_devtools.localserver import LocalServer, default_cache_dir
 from supportbus_devtools.processes import wait_until_http_ok
 from supportbus_devtools.stack import ManagedProcess
+from supportbus_devtools.testing import process_gone
 from supportbus_runtime.errors import SupportbusError
 
 
@@ -75,18 +76,11 @@ SERVES_WITH_CHILD = (
 )
 
 
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
-
 
 def _wait_gone(pid: int, seconds: float = 5.0) -> bool:
     """A grandchild is reaped by init, not by us: give it a moment to disappear."""
     deadline = time.monotonic() + seconds
-    while not _gone(pid):
+    while not process_gone(pid):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.05)
@@ -113,7 +107,7 @@ def test_a_server_never_ready_fails_at_the_deadline_and_is_stopped(tmp_path: Pat
     assert time.monotonic() - started < 10
     assert "still warming up" in str(raised.value)
     assert server._process is not None
-    assert _gone(server._process.pid)
+    assert process_gone(server._process.pid)
 
 
 @pytest.mark.parametrize("kind", ["flock", "lockf"])
@@ -169,7 +163,7 @@ def test_stop_ends_the_whole_process_group_and_is_safe_to_repeat(tmp_path: Path)
         assert server.pid == pid
     server.stop()
     assert server.pid is None
-    assert _gone(pid)
+    assert process_gone(pid)
     assert _wait_gone(child)
 
 

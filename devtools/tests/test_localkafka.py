@@ -19,6 +19,7 @@ from supportbus_devtools.localkafka import (
     LocalKafkaError,
     find_free_port,
 )
+from supportbus_devtools.testing import process_gone
 
 TWO_MB = 2 * 1024 * 1024
 
@@ -30,13 +31,6 @@ def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
     yield broker
     broker.stop()
 
-
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
 
 
 def test_port_in_use_fails_before_anything_is_fetched(tmp_path: Path) -> None:
@@ -133,7 +127,7 @@ async def test_start_inside_a_running_loop_restart_and_stop(tmp_path: Path) -> N
     broker.stop()
     broker.stop()  # idempotent
     assert not broker.is_running()
-    assert _gone(first_pid)
+    assert process_gone(first_pid)
 
     # The same data dir starts again (no reformat) even with other ports.
     again = LocalKafka(LocalKafkaConfig(data_dir=tmp_path, port=0))
@@ -147,4 +141,4 @@ async def test_start_inside_a_running_loop_restart_and_stop(tmp_path: Path) -> N
             await admin.close()
         pid = again._process.pid  # type: ignore[union-attr]
     assert not again.is_running()
-    assert _gone(pid)
+    assert process_gone(pid)

@@ -3,7 +3,6 @@ answering REST and gRPC, keeping its data across restarts, and gone when stopped
 
 from __future__ import annotations
 
-import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,16 +17,10 @@ from supportbus_devtools.localweaviate import (
     LocalWeaviateError,
     ensure_weaviate_binary,
 )
+from supportbus_devtools.testing import process_gone
 
 CACHE = Path.home() / ".cache" / "supportbus"
 
-
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
 
 
 def _client(server: LocalWeaviate) -> weaviate.WeaviateClient:
@@ -126,7 +119,7 @@ def test_data_survives_a_restart_and_stop_leaves_no_process(tmp_path: Path) -> N
             ).data.insert({"text": "still here"}, vector=[0.0, 1.0])
         assert first._process is not None
         pid = first._process.pid
-    assert _gone(pid)
+    assert process_gone(pid)
     assert not first.is_running()
 
     with LocalWeaviate(config) as again, _client(again) as client:

@@ -9,9 +9,9 @@ from collections.abc import Sequence
 import pytest
 from faststream.kafka import TestKafkaBroker
 
-from supportbus_contracts import Classification, RequestClassified, RequestReceived, SupportRequest
+from supportbus_contracts import RequestClassified, RequestReceived, SupportRequest
 from supportbus_contracts.topics import DLQ_HEADER_ERROR_TYPE
-from supportbus_devtools.testing import record_topic
+from supportbus_devtools.testing import classified, record_topic
 from supportbus_runtime.app import build_service_app
 from supportbus_runtime.declaration import (
     Input,
@@ -36,19 +36,7 @@ def _event() -> RequestReceived:
 
 
 def _classified(event: RequestReceived) -> RequestClassified:
-    return RequestClassified.derived_from(
-        event,
-        producer="svc",
-        request=event.request,
-        classification=Classification(
-            category="cards",
-            intent="card_arrival",
-            priority="normal",
-            confidence=0.9,
-            summary="s",
-            model="m",
-        ),
-    )
+    return classified(event, producer="svc")
 
 
 async def _declared(event: RequestReceived) -> Sequence[Publication]:

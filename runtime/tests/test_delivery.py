@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 
-from supportbus_contracts import Classification, RequestClassified, RequestReceived, SupportRequest
-from supportbus_devtools.testing import record_topic
+from supportbus_contracts import RequestClassified, RequestReceived, SupportRequest
+from supportbus_devtools.testing import classified, record_topic
 from supportbus_runtime.declaration import Publication
 from supportbus_runtime.delivery import DeliveryPolicy, EventConsumer
 from supportbus_runtime.errors import PermanentError, TransientError
@@ -24,19 +24,7 @@ def _event(request_id: str = "req-1", body: str = "My card was stolen") -> Reque
 
 
 def _classified(event: RequestReceived) -> RequestClassified:
-    return RequestClassified.derived_from(
-        event,
-        producer="test",
-        request=event.request,
-        classification=Classification(
-            category="cards",
-            intent="lost_or_stolen_card",
-            priority="urgent",
-            confidence=0.9,
-            summary="s",
-            model="m",
-        ),
-    )
+    return classified(event, intent="lost_or_stolen_card", priority="urgent")
 
 
 class FlakyHandler:

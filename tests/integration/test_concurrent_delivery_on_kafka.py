@@ -13,7 +13,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
 from supportbus_cli.settings import CliSettings
-from supportbus_contracts import Classification, RequestClassified, RequestReceived, SupportRequest
+from supportbus_contracts import RequestClassified, RequestReceived, SupportRequest
+from supportbus_devtools.testing import classified
 from supportbus_devtools.topicreader import read_topics, topic_partitions
 from supportbus_runtime.app import ServiceApp, build_service_app
 from supportbus_runtime.broker import build_broker, ensure_topics
@@ -42,20 +43,7 @@ class SlowHandler:
             self.seen.setdefault(event.request_id, []).append(int(event.request.body))
         finally:
             self.running -= 1
-        classified = RequestClassified.derived_from(
-            event,
-            producer="test",
-            request=event.request,
-            classification=Classification(
-                category="cards",
-                intent="card_arrival",
-                priority="normal",
-                confidence=0.9,
-                summary="s",
-                model="m",
-            ),
-        )
-        return [Publication(OUT, classified)]
+        return [Publication(OUT, classified(event))]
 
 
 def _settings(bootstrap: str, prefix: str, **overrides: object) -> ServiceSettings:

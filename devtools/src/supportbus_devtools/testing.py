@@ -1,8 +1,10 @@
-"""Fakes for tests: a deterministic embedder that needs no model files."""
+"""Test helpers: a deterministic embedder that needs no model files, a topic recorder for
+TestKafkaBroker, a stock classification step, and a process-liveness check."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,6 +15,12 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from numpy.typing import NDArray
 
+from supportbus_contracts.events import (
+    Classification,
+    Priority,
+    RequestClassified,
+    RequestReceived,
+)
 from supportbus_runtime.records import message_itself, single_record
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -62,3 +70,33 @@ def record_topic(broker: KafkaBroker, topic: str) -> list[RecordedMessage]:
         topic, group_id=f"recorder-{topic}", auto_offset_reset="earliest", decoder=message_itself
     )(_record)
     return received
+
+
+def classified(
+    event: RequestReceived, *, producer: str = "test", intent: str = "card_arrival",
+    priority: Priority = "normal",
+) -> RequestClassified:
+    """What a classifier would publish for ``event``: a fixed, valid classification, for tests
+    whose handlers only need some RequestClassified derived from their input."""
+    return RequestClassified.derived_from(
+        event,
+        producer=producer,
+        request=event.request,
+        classification=Classification(
+            category="cards",
+            intent=intent,
+            priority=priority,
+            confidence=0.9,
+            summary="s",
+            model="m",
+        ),
+    )
+
+
+def process_gone(pid: int) -> bool:
+    """True when no process ``pid`` exists any more (signal 0 only checks)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
