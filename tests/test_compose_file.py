@@ -3,6 +3,7 @@ must exist in the code, and the pieces must agree with each other (ports, volume
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import re
@@ -15,6 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 from dockerfile_parse import DockerfileParser
+from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 from typer.main import get_command
 
@@ -195,26 +197,45 @@ def test_every_command_is_a_console_script_or_cli_subcommand(compose: dict[str, 
                     )
 
 
-def test_every_environment_variable_is_a_setting(compose: dict[str, Any]) -> None:
+def _settings_checked(compose: dict[str, Any]) -> dict[str, list[str]]:
+    """Per service, the settings its effective environment sets; raises on a variable that
+    is no setting or a value its settings class refuses."""
+    checked: dict[str, list[str]] = {}
     for name, service in _our_services(compose).items():
         for variable in service.get("environment", {}):
             prefix = next((p for p in SETTINGS if variable.startswith(p)), None)
             assert prefix, f"{name}: {variable} belongs to no settings class"
             field = variable.removeprefix(prefix).lower()
             assert field in SETTINGS[prefix].model_fields, f"{name}: {variable} is not a setting"
-
-
-def test_every_environment_value_is_valid_for_its_setting(compose: dict[str, Any]) -> None:
-    for service in _our_services(compose).values():
         by_prefix: dict[str, dict[str, str]] = {}
         for variable, value in _effective_env(service).items():
             prefix = next((p for p in SETTINGS if variable.startswith(p)), None)
             if prefix:
                 by_prefix.setdefault(prefix, {})[variable.removeprefix(prefix).lower()] = value
         for prefix, values in by_prefix.items():
-            SETTINGS[prefix].model_validate(
-                values
-            )  # raises on e.g. an unknown exporter or log format
+            SETTINGS[prefix].model_validate(values)  # raises on e.g. an unknown log format
+            checked.setdefault(name, []).extend(prefix + field.upper() for field in values)
+    return checked
+
+
+def test_every_service_sets_only_valid_settings(compose: dict[str, Any]) -> None:
+    checked = _settings_checked(compose)
+    # Each built service configures itself through its own prefix: an empty or missing
+    # environment would leave nothing checked, and the compose file would be wrong.
+    assert set(checked) == set(_our_services(compose))
+    for name, prefix in SERVICE_PREFIX.items():
+        assert any(v.startswith(prefix) for v in checked[name]), name
+
+
+def test_an_unknown_variable_or_invalid_value_is_caught(compose: dict[str, Any]) -> None:
+    unknown = copy.deepcopy(compose)
+    unknown["services"]["ticketer"]["environment"]["TICKETER_NO_SUCH_SETTING"] = "1"
+    with pytest.raises(AssertionError, match="TICKETER_NO_SUCH_SETTING is not a setting"):
+        _settings_checked(unknown)
+    invalid = copy.deepcopy(compose)
+    invalid["services"]["ticketer"]["environment"]["TICKETER_MAX_IN_FLIGHT"] = "many"
+    with pytest.raises(ValidationError, match="max_in_flight"):
+        _settings_checked(invalid)
 
 
 def test_services_point_at_the_compose_kafka_and_helpdesk(compose: dict[str, Any]) -> None:

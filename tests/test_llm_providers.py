@@ -4,7 +4,6 @@ client, against the scriptable OpenAI-compatible stub running as a subprocess on
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -20,6 +19,7 @@ from supportbus_llm_stub.testing import StubServer
 from supportbus_responder.app import build_llm_composer
 from supportbus_responder.ports import ReplyInput
 from supportbus_responder.settings import ResponderSettings
+from supportbus_runtime.llm import LlmClient
 from supportbus_runtime.llm.guardrails import BEGIN, END
 from supportbus_runtime.llm.tokens import count_tokens
 
@@ -67,8 +67,16 @@ def _classifier(
     *,
     local_intent: str = "card_arrival",
     confidences: dict[str, float] | None = None,
+    client: LlmClient | None = None,
     **settings: Any,
 ) -> Classifier:
+    local = ClassificationService(
+        FixedModel(list(taxonomy.intents), local_intent, confidences), taxonomy
+    )
+    return build_classifier(_settings(stub, **settings), local, taxonomy, client=client)
+
+
+def _settings(stub: StubServer, **settings: Any) -> ClassifierSettings:
     values: dict[str, Any] = {
         "provider": "llm",
         "llm_base_url": stub.base_url,
@@ -78,11 +86,7 @@ def _classifier(
         "llm_retry_max_wait_s": 2.0,
     }
     values.update(settings)
-    config = ClassifierSettings(**values)
-    local = ClassificationService(
-        FixedModel(list(taxonomy.intents), local_intent, confidences), taxonomy
-    )
-    return build_classifier(config, local, taxonomy)
+    return ClassifierSettings(**values)
 
 
 def _request(body: str, subject: str = "") -> SupportRequest:
@@ -166,9 +170,14 @@ async def test_rate_limit_is_retried_after_the_retry_after_delay(
     stub: StubServer, taxonomy: Taxonomy
 ) -> None:
     stub.script([{"kind": "rate_limit", "retry_after": 1}, _tool("exchange_rate")])
-    started = time.monotonic()
-    result = await _classifier(stub, taxonomy).classify_async(_request("Euro rate?"))
-    assert time.monotonic() - started >= 0.9
+    waits: list[float] = []
+
+    async def recorded_sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    client = LlmClient(_settings(stub), sleep=recorded_sleep)
+    result = await _classifier(stub, taxonomy, client=client).classify_async(_request("Euro rate?"))
+    assert waits == [1.0]  # the server's Retry-After, not our own backoff
     assert result.intent == "exchange_rate"
     assert result.fallback_reason is None
     assert len(stub.requests()) == 2

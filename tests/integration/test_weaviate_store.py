@@ -5,7 +5,6 @@ publishes what Weaviate found, and an unreachable server is a transient error.""
 from __future__ import annotations
 
 import shutil
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -308,12 +307,12 @@ def test_unreachable_server_at_query_time_is_a_transient_error(tmp_path: Path) -
     finally:
         server.stop()  # from here on, connections are refused
 
-    started = time.monotonic()
+    # A refused connection is "unavailable, retry later", never "rejected": the delivery
+    # policy then backs off. (That the wait is bounded by the query deadline, not the
+    # client's own minute of retries, is shown against a fake in test_weaviate_search.py.)
     with pytest.raises(VectorStoreUnavailable) as raised:
         store.search("card", 1)
     store.close()
-    # Within the query deadline, not after the client's own minute of retries.
-    assert time.monotonic() - started < 10
     assert isinstance(raised.value.__cause__, TimeoutError | weaviate.exceptions.WeaviateBaseError)
 
 

@@ -7,9 +7,8 @@ import asyncio
 import json
 import sys
 import time
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import typer
 
@@ -18,13 +17,12 @@ from supportbus_classifier.taxonomy import Taxonomy
 from supportbus_classifier.training import (
     ensure_banking77,
     read_labelled_csv,
-    stratified_split,
 )
 from supportbus_cli import artifacts
 from supportbus_cli.chaos.command import register as register_chaos
-from supportbus_cli.classify_eval import evaluate_classifier, plot_reliability, report_lines
 from supportbus_cli.dlq import list_dead_letters, redrive
 from supportbus_cli.errors import ErrorTranslatingGroup, quiet_what_is_reported
+from supportbus_cli.eval_command import register as register_eval
 from supportbus_cli.kb_command import register as register_kb
 from supportbus_cli.progress import console
 from supportbus_cli.publishing import (
@@ -33,7 +31,6 @@ from supportbus_cli.publishing import (
     publish_requests,
     read_requests_file,
 )
-from supportbus_cli.retrieval_eval import modes_table, retrieval_evals
 from supportbus_cli.serve import serve
 from supportbus_cli.settings import CliSettings
 from supportbus_cli.tracing.command import register as register_trace
@@ -50,7 +47,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     cls=ErrorTranslatingGroup,  # every command's errors: one message and exit code
 )
-eval_app = typer.Typer(help="Offline evaluations on Banking77-format CSVs.", no_args_is_help=True)
 dlq_app = typer.Typer(
     help="Dead letters: what could not be handled, and why.", no_args_is_help=True
 )
@@ -58,16 +54,14 @@ kafka_app = typer.Typer(
     help="A local single-node Kafka (KRaft) for machines without Docker.", no_args_is_help=True
 )
 index_app = typer.Typer(help="The retriever's knowledge index.", no_args_is_help=True)
-data_app = typer.Typer(help="Datasets.", no_args_is_help=True)
 register_trace(app)
 register_kb(app)
 register_chaos(app)
+register_eval(app)
 for sub, name in (
-    (eval_app, "eval"),
     (dlq_app, "dlq"),
     (kafka_app, "kafka"),
     (index_app, "index"),
-    (data_app, "data"),
 ):
     app.add_typer(sub, name=name)
 
@@ -169,113 +163,6 @@ def index_build() -> None:
     console.print(
         f"index built in {time.perf_counter() - started:.1f} s{expanded} -> {settings.index_dir}"
     )
-
-
-@eval_app.command("classify")
-def eval_classify(
-    train_csv: Annotated[Path, typer.Option("--train", help="Training CSV.")],
-    test_csv: Annotated[Path, typer.Option("--test", help="Test CSV (only scored).")],
-    plot: Annotated[
-        Path | None, typer.Option(help="Write a reliability diagram to this PNG.")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
-) -> None:
-    """Train on TRAIN, predict TEST: accuracy, macro-F1, calibration error, ms per request,
-    the most confused intents, F1 per category and what each confidence threshold sends on."""
-    settings = ClassifierSettings()
-    report = evaluate_classifier(
-        train_csv,
-        test_csv,
-        embedder=artifacts.embedder_for(settings),
-        taxonomy=Taxonomy.load(settings.taxonomy_path),
-    )
-    if plot is not None:
-        plot_reliability(report, plot)
-        console.print(f"reliability diagram -> {plot}")
-    if as_json:
-        print(json.dumps(report.summary()))
-        return
-    print("\n".join(report_lines(report)))
-
-
-@eval_app.command("retrieve")
-def eval_retrieve(
-    test_csv: Annotated[Path, typer.Option("--test", help="Test CSV.")],
-    k: Annotated[int, typer.Option(min=1, max=20)] = 3,
-    store: Annotated[
-        Literal["local", "weaviate"] | None,
-        typer.Option(help="Vector store (default: RETRIEVER_STORE, else local)."),
-    ] = None,
-    mode: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="local: vector, lexical or fused; weaviate: vector or hybrid; all: every mode "
-            "of the store side by side (repeat --mode for a few). Default: RETRIEVER_SEARCH_MODE "
-            "if the store has it, else fused (local) / hybrid (weaviate)."
-        ),
-    ] = None,
-    train_csv: Annotated[
-        Path | None,
-        typer.Option(
-            "--train",
-            help="local: index these labelled texts (text,category) as expansion questions of "
-            "the articles tagged with their intent (default: none, the articles alone; the "
-            "settings' CSV is never used here, it holds the test rows too).",
-        ),
-    ] = None,
-    drop_overlap: Annotated[
-        bool,
-        typer.Option(help="Leave --test's texts out of the --train expansion instead of refusing."),
-    ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
-) -> None:
-    """For each row, a hit when an article tagged with its intent is in the top k."""
-    settings = RetrieverSettings()
-    results = retrieval_evals(
-        test_csv,
-        settings=settings,
-        embedder=artifacts.embedder_for(settings),
-        k=k,
-        store=store,
-        modes=mode,
-        train_csv=train_csv,
-        drop_overlap=drop_overlap,
-    )
-    if len(results) == 1:
-        _report(results[0], as_json)
-    elif as_json:
-        print(json.dumps({"results": results}))
-    else:
-        print(modes_table(results))
-
-
-def _report(result: Mapping[str, float | int | str], as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(result))
-        return
-    for key, value in result.items():
-        print(f"{key:>16}: {value}")
-
-
-@data_app.command("split")
-def data_split(
-    out_dir: Annotated[Path, typer.Option(help="Where TRAIN.csv and TEST.csv are written.")],
-    data: Annotated[Path | None, typer.Option(help="Banking77-format CSV.")] = None,
-    test_fraction: float = 0.2,
-    seed: int = 7,
-) -> None:
-    """Stratified split of a labelled CSV into train.csv and test.csv (held out per intent)."""
-    import csv
-
-    labelled = read_labelled_csv(ensure_banking77(data or _settings().banking77_train()))
-    train_part, test_part = stratified_split(labelled, test_fraction, seed)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name, part in (("train.csv", train_part), ("test.csv", test_part)):
-        with (out_dir / name).open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["text", "category"])
-            writer.writerows(zip(part.texts, part.labels, strict=True))
-        console.print(f"{out_dir / name}: {len(part)} rows")
 
 
 @dlq_app.command("list")

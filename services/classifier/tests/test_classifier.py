@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pytest
@@ -19,6 +20,10 @@ from supportbus_contracts import RequestClassified, RequestReceived, SupportRequ
 from supportbus_contracts.topics import REQUEST_CLASSIFIED, REQUEST_RECEIVED, dead_letter_topic
 from supportbus_devtools.testing import HashingEmbedder, record_topic
 from supportbus_devtools.testing_spans import recorded_spans, spans_of_trace
+from supportbus_runtime.llm.client import LlmResult, Prompt
+
+if TYPE_CHECKING:
+    from supportbus_runtime.llm import LlmClient
 
 TAXONOMY = """
 version: 1
@@ -299,18 +304,48 @@ async def test_invalid_request_goes_to_dead_letter_and_next_one_is_classified(
     assert [RequestClassified.model_validate_json(m.body).request_id for m in out] == ["req-8"]
 
 
-@pytest.mark.parametrize("provider", ["local", "llm", "hybrid"])
-def test_provider_is_picked_from_settings(taxonomy: Path, provider: str) -> None:
+class CountingLlm:
+    """Stands in for the LLM client: counts calls and always answers exchange_rate."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def structured(self, prompt: Prompt, schema: type[Any]) -> LlmResult[Any]:
+        self.calls += 1
+        value = schema(intent="exchange_rate", confidence=0.9, summary="Asks about a rate.")
+        return LlmResult(value=value, model="fake-llm", prompt_tokens=10, completion_tokens=5)
+
+
+# The threshold sits above any local confidence (1.0) or below it (0.0): local ignores it
+# and never calls the LLM, llm ignores it and always calls, hybrid calls only below it.
+@pytest.mark.parametrize(
+    ("provider", "threshold", "llm_calls", "decided_by"),
+    [
+        ("local", 1.0, 0, "local"),
+        ("llm", 0.0, 1, "fake-llm"),
+        ("hybrid", 0.0, 0, "local"),
+        ("hybrid", 1.0, 1, "fake-llm"),
+    ],
+)
+async def test_provider_picked_by_settings_decides_who_classifies(
+    taxonomy: Path, provider: str, threshold: float, llm_calls: int, decided_by: str
+) -> None:
     from supportbus_classifier.app import build_classifier
-    from supportbus_classifier.llm_classifier import LlmClassificationService
 
     settings = ClassifierSettings(
-        taxonomy_path=taxonomy, provider=provider, llm_base_url="http://127.0.0.1:9/v1"
+        taxonomy_path=taxonomy, provider=provider, hybrid_threshold=threshold
     )
+    llm = CountingLlm()
     local = ClassificationService(_model(taxonomy), Taxonomy.load(taxonomy))
-    chosen = build_classifier(settings, local, Taxonomy.load(taxonomy))
-    expected = ClassificationService if provider == "local" else LlmClassificationService
-    assert type(chosen) is expected
+    chosen = build_classifier(
+        settings, local, Taxonomy.load(taxonomy), client=cast("LlmClient", llm)
+    )
+    result = await chosen.classify_async(_request("my card was stolen"))
+    assert llm.calls == llm_calls
+    if decided_by == "local":
+        assert result.model.startswith("minilm-tfidf-svm@")
+    else:
+        assert (result.model, result.intent) == ("fake-llm", "exchange_rate")
 
 
 async def test_hybrid_keeps_a_confident_local_decision_without_calling_the_llm(

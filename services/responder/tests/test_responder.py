@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from typing import Any
 
+import pytest
 from faststream.kafka import TestKafkaBroker
 
 from supportbus_contracts import (
@@ -14,10 +17,12 @@ from supportbus_contracts import (
 )
 from supportbus_contracts.topics import RESPONSE_READY, TICKET_CREATED
 from supportbus_devtools.testing import record_topic
+from supportbus_llm_stub.testing import StubServer
 from supportbus_responder.app import build_app, build_llm_composer
 from supportbus_responder.ports import Reply, ReplyInput
 from supportbus_responder.settings import ResponderSettings
 from supportbus_responder.template import TemplateComposer
+from supportbus_runtime.app import ServiceApp
 
 
 def _articles() -> list[Article]:
@@ -59,6 +64,25 @@ def _request() -> SupportRequest:
     return SupportRequest(channel="email", customer_id="c1", email="a@example.com", body="Stolen!")
 
 
+def _ticket_created(request_id: str) -> TicketCreated:
+    return TicketCreated(
+        request_id=request_id,
+        request=_request(),
+        classification=_classification(),
+        articles=_articles(),
+        ticket=_ticket(),
+    )
+
+
+async def _responses(service_app: ServiceApp, *events: TicketCreated) -> list[Any]:
+    """What the service publishes on response.ready after handling ``events`` in order."""
+    out = record_topic(service_app.broker, RESPONSE_READY)
+    async with TestKafkaBroker(service_app.broker) as broker:
+        for event in events:
+            await broker.publish(event.model_dump_json().encode(), TICKET_CREATED)
+    return out
+
+
 async def test_reply_is_grounded_in_top_articles_and_links_the_ticket() -> None:
     reply = await TemplateComposer(brand="Northwind Bank").compose(
         ReplyInput(_request(), _classification(), _articles(), _ticket())
@@ -82,16 +106,7 @@ async def test_reply_without_articles_promises_a_human_and_cites_nothing() -> No
 
 async def test_ticket_created_becomes_response_ready() -> None:
     service_app = build_app(ResponderSettings())
-    out = record_topic(service_app.broker, RESPONSE_READY)
-    event = TicketCreated(
-        request_id="req-3",
-        request=_request(),
-        classification=_classification(),
-        articles=_articles(),
-        ticket=_ticket(),
-    )
-    async with TestKafkaBroker(service_app.broker) as broker:
-        await broker.publish(event.model_dump_json().encode(), TICKET_CREATED)
+    out = await _responses(service_app, _ticket_created("req-3"))
     ready = ResponseReady.model_validate_json(out[0].body)
     assert ready.request_id == "req-3"
     assert ready.ticket.url in ready.reply
@@ -102,13 +117,7 @@ async def test_ticket_created_becomes_response_ready() -> None:
 async def test_a_redelivered_ticket_yields_a_byte_identical_response() -> None:
     service_app = build_app(ResponderSettings())
     out = record_topic(service_app.broker, RESPONSE_READY)
-    event = TicketCreated(
-        request_id="req-6",
-        request=_request(),
-        classification=_classification(),
-        articles=_articles(),
-        ticket=_ticket(),
-    )
+    event = _ticket_created("req-6")
     record = event.model_dump_json().encode()
     async with TestKafkaBroker(service_app.broker) as broker:
         await broker.publish(record, TICKET_CREATED)
@@ -133,22 +142,47 @@ class _RecordingComposer:
 
 async def test_response_ready_records_the_llm_model_tokens_and_fallback_reason() -> None:
     service_app = build_app(ResponderSettings(), composer=_RecordingComposer())
-    out = record_topic(service_app.broker, RESPONSE_READY)
-    event = TicketCreated(
-        request_id="req-4",
-        request=_request(),
-        classification=_classification(),
-        articles=_articles(),
-        ticket=_ticket(),
-    )
-    async with TestKafkaBroker(service_app.broker) as broker:
-        await broker.publish(event.model_dump_json().encode(), TICKET_CREATED)
+    out = await _responses(service_app, _ticket_created("req-4"))
     ready = ResponseReady.model_validate_json(out[0].body)
     assert (ready.model, ready.tokens) == ("gpt-x", 321)
     assert ready.fallback_reason == "reply_rejected:forbidden_link"
 
 
-def test_llm_composer_is_chosen_by_settings() -> None:
+@pytest.fixture(scope="module")
+def llm_stub() -> Iterator[StubServer]:
+    with StubServer() as server:
+        yield server
+
+
+@pytest.mark.parametrize(("composer", "llm_requests"), [("template", 0), ("llm", 1)])
+async def test_composer_picked_by_settings_decides_who_writes_the_reply(
+    llm_stub: StubServer, composer: str, llm_requests: int
+) -> None:
+    reply = (
+        "Please freeze your card in the app at once [kb-lost-card]; a replacement arrives "
+        f"in 3-5 days [kb-replace]. Follow your case at {_ticket().url}.\n\nNorthwind Bank"
+    )
+    llm_stub.script([], default={"kind": "content", "content": reply})
+    settings = ResponderSettings(
+        composer=composer,
+        brand="Northwind Bank",
+        llm_base_url=llm_stub.base_url,
+        llm_model="stub-large",
+        llm_retry_attempts=1,
+    )
+    service_app = build_app(settings)
+    out = await _responses(service_app, _ticket_created("req-9"))
+    ready = ResponseReady.model_validate_json(out[0].body)
+    assert len(llm_stub.requests()) == llm_requests
+    assert ready.fallback_reason is None
+    if composer == "llm":
+        assert (ready.composer, ready.model, ready.reply) == ("llm", "stub-large", reply)
+    else:
+        assert ready.composer == "template"
+        assert "Lost or stolen card" in ready.reply
+
+
+def test_llm_composer_rejects_a_reply_with_a_foreign_link() -> None:
     settings = ResponderSettings(composer="llm", llm_base_url="http://127.0.0.1:9/v1")
     composer = build_llm_composer(settings)
     problems = composer.problems(
