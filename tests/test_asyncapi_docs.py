@@ -74,4 +74,4 @@ def test_documents_are_generated_without_model_index_or_service_app() -> None:
     assert output["loaded"] == []
     for name, text in output["rendered"].items():
         assert (asyncapi_docs.DEFAULT_DIR / f"{name}.asyncapi.json").read_text() == text
-    assert set(output["rendered"]) == {"classifier", "retriever", "ticketer", "responder"}
+    assert set(output["rendered"]) >= {"classifier", "retriever", "ticketer", "responder"}

@@ -26,6 +26,7 @@ from supportbus_cli.settings import CliSettings
 from supportbus_contracts.topics import all_topics
 from supportbus_devtools.localweaviate import DEFAULT_WEAVIATE_VERSION
 from supportbus_helpdesk.settings import HelpdeskSettings
+from supportbus_kb_gaps.settings import KbGapsSettings
 from supportbus_responder.settings import ResponderSettings
 from supportbus_retriever.settings import RetrieverSettings
 from supportbus_ticketer.settings import TicketerSettings
@@ -37,10 +38,15 @@ SETTINGS: dict[str, type[BaseSettings]] = {
     "TICKETER_": TicketerSettings,
     "RESPONDER_": ResponderSettings,
     "HELPDESK_": HelpdeskSettings,
+    "KB_GAPS_": KbGapsSettings,
     "SUPPORTBUS_": CliSettings,
 }
 CONSUMERS = ("classifier", "retriever", "ticketer", "responder")
-SERVICE_PREFIX = {name: f"{name.upper()}_" for name in (*CONSUMERS, "helpdesk")}
+# Agents (agents/<name>/, each with its own Dockerfile there) are checked like the services.
+AGENTS = ("kb-gaps",)
+SERVICE_PREFIX = {
+    name: f"{name.upper().replace('-', '_')}_" for name in (*CONSUMERS, *AGENTS, "helpdesk")
+}
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +137,8 @@ def test_compose_runs_kafka_weaviate_observability_helpdesk_and_the_four_service
 ) -> None:
     services = compose["services"]
     assert services["kafka"]["image"].startswith("apache/kafka:4.1")
-    for name in ("helpdesk", *CONSUMERS, "setup", "otel-collector", "jaeger", "prometheus"):
+    others = ("setup", "otel-collector", "jaeger", "prometheus")
+    for name in ("helpdesk", *CONSUMERS, *AGENTS, *others):
         assert name in services
     assert services["otel-collector"]["image"].startswith("otel/opentelemetry-collector-contrib:")
     assert services["jaeger"]["image"].startswith("jaegertracing/all-in-one:")
@@ -173,6 +180,9 @@ def test_every_built_service_names_an_existing_dockerfile(compose: dict[str, Any
         assert (ROOT / context).resolve() == ROOT, f"{name}: build from the repository root"
         if name in (*CONSUMERS, "helpdesk"):
             assert dockerfile == ROOT / "deploy" / "docker" / f"{name}.Dockerfile"
+            assert service["image"].split(":")[0] == f"supportbus-{name}"
+        if name in AGENTS:
+            assert dockerfile == ROOT / "agents" / name / "Dockerfile"
             assert service["image"].split(":")[0] == f"supportbus-{name}"
 
 
@@ -252,20 +262,20 @@ def test_services_point_at_the_compose_kafka_and_helpdesk(compose: dict[str, Any
 
 def test_services_listen_on_all_interfaces(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    for name in CONSUMERS:
-        assert _effective_env(services[name])[f"{name.upper()}_HTTP_HOST"] == "0.0.0.0", name
+    for name in (*CONSUMERS, *AGENTS):
+        assert _effective_env(services[name])[f"{SERVICE_PREFIX[name]}HTTP_HOST"] == "0.0.0.0", name
     assert _effective_env(services["helpdesk"])["HELPDESK_HOST"] == "0.0.0.0"
 
 
 def test_long_running_services_restart_and_have_healthchecks(compose: dict[str, Any]) -> None:
-    for name in (*CONSUMERS, "helpdesk", "kafka"):
+    for name in (*CONSUMERS, *AGENTS, "helpdesk", "kafka"):
         service = compose["services"][name]
         assert service.get("restart") in ("unless-stopped", "always", "on-failure"), name
         assert service["healthcheck"]["test"], name
 
 
 def test_healthchecks_ask_each_service_on_its_configured_port(compose: dict[str, Any]) -> None:
-    for name in (*CONSUMERS, "helpdesk"):
+    for name in (*CONSUMERS, *AGENTS, "helpdesk"):
         service = compose["services"][name]
         urls = re.findall(r"https?://[^'\" ]+", " ".join(service["healthcheck"]["test"]))
         assert urls, f"{name}: the healthcheck asks no URL"
@@ -276,7 +286,7 @@ def test_healthchecks_ask_each_service_on_its_configured_port(compose: dict[str,
             assert parts.path == expected, f"{name}: {url}"
 
 
-def test_prometheus_scrapes_exactly_the_four_services_on_their_ports(
+def test_prometheus_scrapes_exactly_the_services_and_agents_on_their_ports(
     compose: dict[str, Any], prometheus: dict[str, Any]
 ) -> None:
     scraped: dict[str, int] = {}
@@ -289,7 +299,7 @@ def test_prometheus_scrapes_exactly_the_four_services_on_their_ports(
         for dns in job.get("dns_sd_configs", []):
             for host in dns["names"]:
                 scraped[host] = int(dns["port"])
-    assert set(scraped) == set(CONSUMERS)
+    assert set(scraped) == {*CONSUMERS, *AGENTS}
     for name, port in scraped.items():
         assert port == _http_port(name, compose["services"][name]), name
     mounts = [m[0] for m in _mounts(compose["services"]["prometheus"])]
@@ -301,7 +311,7 @@ def test_services_export_traces_to_the_compose_collector(
 ) -> None:
     services = compose["services"]
     grpc_endpoint = collector["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"]
-    for name in (*CONSUMERS, "helpdesk"):
+    for name in (*CONSUMERS, *AGENTS, "helpdesk"):
         env = _effective_env(services[name])
         prefix = SERVICE_PREFIX[name]
         assert env[prefix + "TELEMETRY_EXPORTER"] == "otlp-grpc", name

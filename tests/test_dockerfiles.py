@@ -116,9 +116,15 @@ def final_stage(service: str) -> Stage:
 def workspace() -> dict[str, dict[str, object]]:
     """Workspace member directory -> its [project] table."""
     root = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    # A member may be a glob (``agents/*``), as uv reads it.
+    members = [
+        path.parent.relative_to(ROOT).as_posix()
+        for pattern in root["tool"]["uv"]["workspace"]["members"]
+        for path in sorted(ROOT.glob(f"{pattern}/pyproject.toml"))
+    ]
     return {
         member: tomllib.loads((ROOT / member / "pyproject.toml").read_text())["project"]
-        for member in root["tool"]["uv"]["workspace"]["members"]
+        for member in members
     }
 
 

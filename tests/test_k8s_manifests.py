@@ -25,6 +25,8 @@ from supportbus_classifier.settings import ClassifierSettings
 from supportbus_cli.settings import CliSettings
 from supportbus_contracts import topics
 from supportbus_helpdesk.settings import HelpdeskSettings
+from supportbus_kb_gaps import handlers as kb_gaps_handlers
+from supportbus_kb_gaps.settings import KbGapsSettings
 from supportbus_responder import handlers as responder_handlers
 from supportbus_responder.settings import ResponderSettings
 from supportbus_retriever import handlers as retriever_handlers
@@ -43,6 +45,7 @@ SETTINGS: dict[str, type[BaseSettings]] = {
     "TICKETER_": TicketerSettings,
     "RESPONDER_": ResponderSettings,
     "HELPDESK_": HelpdeskSettings,
+    "KB_GAPS_": KbGapsSettings,
     "SUPPORTBUS_": CliSettings,
 }
 # Each consumer, the handlers module that names its service and the topic it consumes.
@@ -51,8 +54,15 @@ CONSUMERS = {
     "retriever": (retriever_handlers, topics.REQUEST_CLASSIFIED),
     "ticketer": (ticketer_handlers, topics.KNOWLEDGE_RETRIEVED),
     "responder": (responder_handlers, topics.TICKET_CREATED),
+    "kb-gaps": (kb_gaps_handlers, topics.KNOWLEDGE_RETRIEVED),
 }
 PROCESSES = (*CONSUMERS, "helpdesk")
+# Agents build from their own directory (agents/<name>/Dockerfile), the services from deploy/docker.
+AGENTS = ("kb-gaps",)
+
+
+def _prefix(process: str) -> str:
+    return f"{process.upper().replace('-', '_')}_"
 
 
 def _kustomization(directory: Path) -> dict[str, Any]:
@@ -128,7 +138,7 @@ def _env(container: dict[str, Any]) -> dict[str, str]:
 
 
 def _settings(process: str, env: dict[str, str]) -> BaseSettings:
-    prefix = f"{process.upper()}_"
+    prefix = _prefix(process)
     values = {k.removeprefix(prefix).lower(): v for k, v in env.items() if k.startswith(prefix)}
     return SETTINGS[prefix].model_validate(values)
 
@@ -155,10 +165,13 @@ def _quantity(value: str | int) -> float:
 
 def _dockerfile_final_stage(image: str) -> list[tuple[str, str]]:
     name = image.split(":")[0]
+    process = name.removeprefix("supportbus-")
     path = (
         ROOT / "Dockerfile"
         if name == "supportbus"
-        else (ROOT / "deploy" / "docker" / f"{name.removeprefix('supportbus-')}.Dockerfile")
+        else ROOT / "agents" / process / "Dockerfile"
+        if process in AGENTS
+        else ROOT / "deploy" / "docker" / f"{process}.Dockerfile"
     )
     assert path.is_file(), f"image {image}: no Dockerfile builds it ({path})"
     stage: list[tuple[str, str]] = []
@@ -304,7 +317,7 @@ def test_secret_settings_come_from_the_secret_and_never_from_a_configmap() -> No
             field = variable.removeprefix(prefix).lower()
             assert field not in _secret_fields(SETTINGS[prefix]), f"{name}: {variable} is a secret"
     for process in PROCESSES:
-        prefix = f"{process.upper()}_"
+        prefix = _prefix(process)
         from_secret = {
             v["name"]
             for v in _main_container(process).get("env", [])

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVICES = ["classifier", "retriever", "ticketer", "responder", "helpdesk"]
+SERVICES = ["classifier", "retriever", "ticketer", "responder", "helpdesk", "kb-gaps"]
 # What only development needs: local servers, the stack, test helpers, the CLI and the stand-ins.
 DEVELOPMENT_DISTRIBUTIONS = {
     "supportbus-devtools",

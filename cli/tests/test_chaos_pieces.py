@@ -13,6 +13,7 @@ from supportbus_cli.chaos.runner import ChaosOptions, Row, schedule
 from supportbus_cli.chaos.scenarios import BY_NAME, SCENARIOS, select
 from supportbus_cli.chaos.timeline import recovery, throughput_back
 from supportbus_cli.helpdesk_audit import TicketCheck
+from supportbus_runtime.errors import ConfigurationError
 
 
 def test_a_prefix_selects_every_scenario_of_its_family() -> None:
@@ -24,7 +25,7 @@ def test_a_prefix_selects_every_scenario_of_its_family() -> None:
 
 
 def test_an_unknown_scenario_is_refused_with_the_known_names() -> None:
-    with pytest.raises(ValueError, match="kill-classifier"):
+    with pytest.raises(ConfigurationError, match="kill-classifier"):
         select(["kill-everything"])
 
 

@@ -114,7 +114,7 @@ def test_a_derived_event_may_be_dated_by_its_own_fact() -> None:
     )
     assert created.occurred_at == opened
     assert created.occurred_at.tzinfo == UTC
-    assert created.version == "1.1"
+    assert created.version == "1.2"
     assert TicketCreated.model_validate_json(created.model_dump_json()) == created
 
 
@@ -201,7 +201,7 @@ def test_a_classified_event_of_version_1_0_without_an_embedding_still_reads() ->
 def test_the_query_embedding_survives_json_and_names_its_model() -> None:
     embedding = QueryEmbedding(model="sentence-transformers/all-MiniLM-L6-v2", vector=[0.6, -0.8])
     event = _classified(query_embedding=embedding)
-    assert event.version == "1.1"
+    assert event.version == "1.2"
     again = RequestClassified.model_validate_json(event.model_dump_json())
     assert again.query_embedding == embedding
 

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
+import json
+from pathlib import Path
+from typing import Any, Literal
 
 import pytest
 
 from supportbus_contracts import ALL_EVENTS, Event
 from supportbus_contracts.compat import breaking_changes
-from supportbus_contracts.schemas import DEFAULT_DIR, json_schema, load_committed, schema_file_name
+from supportbus_contracts.schemas import (
+    DEFAULT_DIR,
+    compatibility_problems,
+    export,
+    json_schema,
+    load_committed,
+    schema_file_name,
+)
 
 
 @pytest.mark.parametrize("event", ALL_EVENTS, ids=lambda e: e.event_type())
@@ -76,3 +85,25 @@ def test_adding_an_enum_value_is_compatible() -> None:
     new = copy.deepcopy(_base_schema())
     _request_def(new)["properties"]["channel"]["enum"].append("sms")
     assert breaking_changes(_base_schema(), new) == []
+
+
+class GapNoted(Event):
+    """An event of another package (an agent's), to show the check is not the contracts' own."""
+
+    type: Literal["gap.noted"] = "gap.noted"
+    intent: str
+
+
+def test_any_package_checks_its_own_events_against_its_committed_schemas(
+    tmp_path: Path,
+) -> None:
+    assert compatibility_problems([GapNoted], tmp_path) == {
+        "gap.noted.v1.json": [f"{tmp_path / 'gap.noted.v1.json'} is missing: export the schemas"]
+    }
+    export(tmp_path, [GapNoted])
+    assert compatibility_problems([GapNoted], tmp_path) == {}
+    committed = json.loads((tmp_path / "gap.noted.v1.json").read_text())
+    committed["properties"]["count"] = {"type": "integer"}
+    committed["required"].append("count")
+    (tmp_path / "gap.noted.v1.json").write_text(json.dumps(committed))
+    assert list(compatibility_problems([GapNoted], tmp_path)) == ["gap.noted.v1.json"]

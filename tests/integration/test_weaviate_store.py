@@ -44,6 +44,7 @@ from supportbus_retriever.llama_index_store import LlamaIndexKnowledgeIndex
 from supportbus_retriever.settings import RetrieverSettings
 from supportbus_retriever.weaviate_store import SearchMode, WeaviateKnowledgeIndex, connect
 from supportbus_runtime.embedding import MiniLMEmbedder, TextEmbedder
+from supportbus_runtime.errors import ConfigurationError
 
 pytestmark = pytest.mark.integration
 
@@ -441,7 +442,7 @@ def test_retrieval_eval_on_weaviate_vector_matches_local_and_leaves_nothing_behi
     assert [remote[m] for m in metrics] == [local[m] for m in metrics]
     assert float(local["recall_at_k"]) > 0
     assert set(client.collections.list_all()) == before  # the scratch collection is gone
-    with pytest.raises(ValueError, match="hybrid needs --store weaviate"):
+    with pytest.raises(ConfigurationError, match="hybrid needs --store weaviate"):
         retrieval_eval(
             test_csv, settings=settings, embedder=HashingEmbedder(), store="local", mode="hybrid"
         )

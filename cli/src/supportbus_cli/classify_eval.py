@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from supportbus_classifier.calibration import (
     expected_calibration_error,
     reliability,
 )
+from supportbus_classifier.handoff import HandoffPolicy
 from supportbus_classifier.linear_model import timed_predict
 from supportbus_classifier.taxonomy import Taxonomy
 from supportbus_classifier.training import accuracy_and_macro_f1, read_labelled_csv
@@ -52,6 +53,12 @@ class ClassifyReport:
     category_f1: dict[str, float]
     thresholds: list[ThresholdRow]
     reliability: list[ReliabilityBin]
+    # Test requests the handoff policy sends to a person, by reason (empty: no policy given).
+    handoffs: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def handoff_rate(self) -> float:
+        return sum(self.handoffs.values()) / max(self.test_examples, 1)
 
     def summary(self) -> dict[str, Any]:
         """The figures other tooling reads from `--json`."""
@@ -78,11 +85,18 @@ class ClassifyReport:
                 }
                 for r in self.thresholds
             ],
+            "handoff_rate": round(self.handoff_rate, 4),
+            "handoffs": dict(self.handoffs),
         }
 
 
 def evaluate_classifier(
-    train_csv: Path, test_csv: Path, *, embedder: TextEmbedder, taxonomy: Taxonomy
+    train_csv: Path,
+    test_csv: Path,
+    *,
+    embedder: TextEmbedder,
+    taxonomy: Taxonomy,
+    handoff: HandoffPolicy | None = None,
 ) -> ClassifyReport:
     train_data, test_data = read_labelled_csv(train_csv), read_labelled_csv(test_csv)
     model = fit_intent_model(train_data, embedder)
@@ -115,7 +129,23 @@ def evaluate_classifier(
         category_f1=category_f1(truth, predicted, taxonomy),
         thresholds=threshold_table(confidences, correct),
         reliability=reliability(confidences, correct),
+        handoffs=_handoffs(handoff, test_data.texts, predicted, confidences),
     )
+
+
+def _handoffs(
+    policy: HandoffPolicy | None,
+    texts: Sequence[str],
+    intents: Sequence[str],
+    confidences: Sequence[float],
+) -> dict[str, int]:
+    if policy is None:
+        return {}
+    reasons = (
+        policy.reason_for(text, intent, confidence)
+        for text, intent, confidence in zip(texts, intents, confidences, strict=True)
+    )
+    return dict(Counter(reason for reason in reasons if reason is not None).most_common())
 
 
 def most_confused(
@@ -221,4 +251,7 @@ def report_lines(report: ClassifyReport) -> list[str]:
         f"({r.errors_caught}/{r.errors} errors below)"
         for r in report.thresholds
     ]
+    if report.handoffs:
+        reasons = ", ".join(f"{reason} {n}" for reason, n in report.handoffs.items())
+        lines.append(f"handed off to a person: {report.handoff_rate:.1%} ({reasons})")
     return lines

@@ -16,8 +16,9 @@ anything else: a bug                          1    the traceback, unchanged
 ==========================================  =====  ===========================================
 
 Library errors the CLI's work meets at its edges are translated to ours first (``translate``):
-Kafka's, httpx's, OSError and pydantic's ValidationError, and ValueError, with which the
-commands' own modules (``retrieval_eval``, the training split) refuse bad arguments. Messages
+Kafka's, httpx's, OSError and pydantic's ValidationError. A bare ValueError is not among
+them: the commands' own modules refuse bad arguments with ConfigurationError, so a ValueError
+that escapes is a bug and keeps its traceback. Messages
 never echo a payload or a secret: validation errors are shown without their input, URLs without
 credentials or query, and the whole line goes through the PII redaction the logs use. With
 ``SUPPORTBUS_LOG_LEVEL=DEBUG`` the traceback behind a message is logged too.
@@ -74,8 +75,6 @@ def translate(error: BaseException) -> SupportbusError | None:
         return _http_error(error)
     if isinstance(error, OSError):
         return _os_error(error)
-    if isinstance(error, ValueError):
-        return ConfigurationError(str(error))
     return None
 
 

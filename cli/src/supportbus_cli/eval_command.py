@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 import typer
 
+from supportbus_classifier.app import handoff_policy
 from supportbus_classifier.settings import ClassifierSettings
 from supportbus_classifier.taxonomy import Taxonomy
 from supportbus_classifier.training import ensure_banking77, read_labelled_csv, stratified_split
@@ -41,13 +42,16 @@ def eval_classify(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
 ) -> None:
     """Train on TRAIN, predict TEST: accuracy, macro-F1, calibration error, ms per request,
-    the most confused intents, F1 per category and what each confidence threshold sends on."""
+    the most confused intents, F1 per category, what each confidence threshold sends on, and
+    the share the handoff policy (CLASSIFIER_HANDOFF_*) sends to a person."""
     settings = ClassifierSettings()
+    taxonomy = Taxonomy.load(settings.taxonomy_path)
     report = evaluate_classifier(
         train_csv,
         test_csv,
         embedder=artifacts.embedder_for(settings),
-        taxonomy=Taxonomy.load(settings.taxonomy_path),
+        taxonomy=taxonomy,
+        handoff=handoff_policy(settings, taxonomy),
     )
     if plot is not None:
         plot_reliability(report, plot)
@@ -121,7 +125,9 @@ def _report(result: Mapping[str, float | int | str], as_json: bool) -> None:
 def data_split(
     out_dir: Annotated[Path, typer.Option(help="Where TRAIN.csv and TEST.csv are written.")],
     data: Annotated[Path | None, typer.Option(help="Banking77-format CSV.")] = None,
-    test_fraction: float = 0.2,
+    test_fraction: Annotated[
+        float, typer.Option(min=0.01, max=0.99, help="Share of each intent held out.")
+    ] = 0.2,
     seed: int = 7,
 ) -> None:
     """Stratified split of a labelled CSV into train.csv and test.csv (held out per intent)."""

@@ -11,6 +11,7 @@ import typer
 from rich.progress import TaskID
 
 from supportbus_cli import artifacts
+from supportbus_cli.kb_gaps_command import gaps_command
 from supportbus_cli.progress import console, progress_bar
 from supportbus_cli.serve import serve
 from supportbus_cli.settings import CliSettings
@@ -31,6 +32,7 @@ weaviate_app = typer.Typer(
 
 def register(app: typer.Typer) -> None:
     """Add the ``kb`` and ``weaviate`` command groups to ``app``."""
+    kb_app.command("gaps")(gaps_command)
     app.add_typer(kb_app, name="kb")
     app.add_typer(weaviate_app, name="weaviate")
 

@@ -24,6 +24,7 @@ from supportbus_cli.dlq import list_dead_letters, redrive
 from supportbus_cli.errors import ErrorTranslatingGroup, quiet_what_is_reported
 from supportbus_cli.eval_command import register as register_eval
 from supportbus_cli.kb_command import register as register_kb
+from supportbus_cli.new_agent import register as register_new_agent
 from supportbus_cli.progress import console
 from supportbus_cli.publishing import (
     RequestLine,
@@ -58,6 +59,7 @@ register_trace(app)
 register_kb(app)
 register_chaos(app)
 register_eval(app)
+register_new_agent(app)
 for sub, name in (
     (dlq_app, "dlq"),
     (kafka_app, "kafka"),

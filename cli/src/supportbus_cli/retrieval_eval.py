@@ -28,6 +28,7 @@ from supportbus_retriever.settings import (
     StoreName,
 )
 from supportbus_runtime.embedding import TextEmbedder
+from supportbus_runtime.errors import ConfigurationError
 
 Result = dict[str, float | int | str]
 _METRICS = ("recall_at_1", "recall_at_k", "mrr")
@@ -90,7 +91,7 @@ def resolve_store_and_modes(
         if mode not in own:
             other = [s for s, m in STORE_MODES.items() if mode in m]
             hint = f"; {mode} needs --store {other[0]}" if other else ""
-            raise ValueError(
+            raise ConfigurationError(
                 f"--mode {mode}: the {chosen} store searches {'|'.join(own)} (or all){hint}"
             )
         if mode not in resolved:
@@ -152,7 +153,7 @@ def eval_expansion(
     tests = read_labelled_csv(test_csv).texts
     overlap = questions.overlap(tests)
     if overlap and not drop_overlap:
-        raise ValueError(
+        raise ConfigurationError(
             f"{overlap} text(s) of --test {test_csv} are also in --train {train_csv} (compared "
             "case- and space-insensitively): indexing them as expansion questions would score "
             "the retriever on its own index. Use a disjoint split, or --drop-overlap to leave "
@@ -177,7 +178,7 @@ def retrieval_evals(
     given); each Weaviate mode gets its own scratch collection."""
     chosen_store, chosen_modes = resolve_store_and_modes(settings, store, modes)
     if train_csv is not None and chosen_store != "local":
-        raise ValueError("--train (question expansion) is for the local store only")
+        raise ConfigurationError("--train (question expansion) is for the local store only")
     expansion, overlap = eval_expansion(test_csv, train_csv, drop_overlap=drop_overlap)
 
     def label(mode: str) -> str:

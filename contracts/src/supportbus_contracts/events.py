@@ -14,6 +14,10 @@ from supportbus_contracts.envelope import Contract, Event
 
 Channel = Literal["email", "chat", "api", "web"]
 Priority = Literal["urgent", "high", "normal", "low"]
+# Who answers: the pipeline (an automated reply) or a person (a holding reply, the ticket in
+# the helpdesk's human queue).
+ReplyRoute = Literal["auto", "human"]
+HandoffReason = Literal["customer_asked", "low_confidence", "intent_policy"]
 
 MAX_BODY_CHARS = 20_000
 MAX_SUBJECT_CHARS = 500
@@ -58,6 +62,14 @@ class Classification(Contract):
         default=None,
         max_length=300,
         description="Why the configured provider's answer was not used, if it was not.",
+    )
+    route: ReplyRoute = Field(
+        default="auto",
+        description="Optional (events 1.2, KnowledgeRetrieved 1.1): auto, an automated reply; "
+        "human, a person answers and the customer gets a holding reply.",
+    )
+    route_reason: HandoffReason | None = Field(
+        default=None, description="Why the request goes to a person, when it does."
     )
 
 
@@ -112,9 +124,9 @@ class RequestReceived(Event):
 
 class RequestClassified(Event):
     type: Literal["support.request.classified"] = "support.request.classified"
-    # 1.1 added query_embedding.
+    # 1.1 added query_embedding; 1.2 classification.route and route_reason.
     version: str = Field(
-        default="1.1",
+        default="1.2",
         pattern=r"^1\.[0-9]+$",
         description="Schema version MAJOR.MINOR; the major is also in the topic name.",
     )
@@ -130,6 +142,12 @@ class RequestClassified(Event):
 
 class KnowledgeRetrieved(Event):
     type: Literal["support.knowledge.retrieved"] = "support.knowledge.retrieved"
+    # 1.1 added classification.route and route_reason.
+    version: str = Field(
+        default="1.1",
+        pattern=r"^1\.[0-9]+$",
+        description="Schema version MAJOR.MINOR; the major is also in the topic name.",
+    )
     request: SupportRequest
     classification: Classification
     articles: list[Article] = Field(max_length=20)
@@ -140,9 +158,9 @@ class TicketCreated(Event):
     system gives one."""
 
     type: Literal["support.ticket.created"] = "support.ticket.created"
-    # 1.1 added ticket.created_at.
+    # 1.1 added ticket.created_at; 1.2 classification.route and route_reason.
     version: str = Field(
-        default="1.1",
+        default="1.2",
         pattern=r"^1\.[0-9]+$",
         description="Schema version MAJOR.MINOR; the major is also in the topic name.",
     )
@@ -156,9 +174,9 @@ class ResponseReady(Event):
     """The reply to send to the customer on the channel they used."""
 
     type: Literal["support.response.ready"] = "support.response.ready"
-    # 1.1 added ticket.created_at.
+    # 1.1 added ticket.created_at; 1.2 classification.route and route_reason.
     version: str = Field(
-        default="1.1",
+        default="1.2",
         pattern=r"^1\.[0-9]+$",
         description="Schema version MAJOR.MINOR; the major is also in the topic name.",
     )

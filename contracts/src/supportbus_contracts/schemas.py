@@ -1,16 +1,22 @@
-"""Export every event's JSON Schema to committed files, and read them back.
+"""Export events' JSON Schemas to committed files, read them back, and check the code against
+them: for the contracts' own events and for any package (an agent) that defines its own.
 
-Run ``python -m supportbus_contracts.schemas [DIR]`` after a compatible change to refresh them; the
-compatibility test compares the code against these files.
+Run ``python -m supportbus_contracts.schemas [DIR]`` after a compatible change to refresh the
+contracts' files; an agent runs ``python -m supportbus_contracts.schemas DIR module:EVENTS``
+(``EVENTS`` a sequence of its event classes). Its test then asserts
+``compatibility_problems(EVENTS, DIR) == {}``, the same rule the contracts' test applies.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from supportbus_contracts.compat import breaking_changes
 from supportbus_contracts.envelope import Event
 from supportbus_contracts.events import ALL_EVENTS
 
@@ -29,10 +35,10 @@ def json_schema(event: type[Event]) -> dict[str, Any]:
     return schema
 
 
-def export(directory: Path = DEFAULT_DIR) -> list[Path]:
+def export(directory: Path = DEFAULT_DIR, events: Sequence[type[Event]] = ALL_EVENTS) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for event in ALL_EVENTS:
+    for event in events:
         path = directory / schema_file_name(event)
         path.write_text(json.dumps(json_schema(event), indent=2, sort_keys=True) + "\n")
         written.append(path)
@@ -43,7 +49,29 @@ def load_committed(event: type[Event], directory: Path = DEFAULT_DIR) -> dict[st
     return json.loads((directory / schema_file_name(event)).read_text())  # type: ignore[no-any-return]
 
 
+def compatibility_problems(events: Sequence[type[Event]], directory: Path) -> dict[str, list[str]]:
+    """Per schema file, what the code breaks for data or consumers written against the committed
+    schema (a missing file is a problem too); empty when every event is compatible."""
+    problems: dict[str, list[str]] = {}
+    for event in events:
+        name = schema_file_name(event)
+        if not (directory / name).exists():
+            problems[name] = [f"{directory / name} is missing: export the schemas"]
+            continue
+        found = breaking_changes(load_committed(event, directory), json_schema(event))
+        if found:
+            problems[name] = found
+    return problems
+
+
+def _events(reference: str) -> Sequence[type[Event]]:
+    module, _, attribute = reference.partition(":")
+    events: Sequence[type[Event]] = getattr(importlib.import_module(module), attribute)
+    return events
+
+
 if __name__ == "__main__":
     target = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_DIR
-    for written_path in export(target):
+    chosen = _events(sys.argv[2]) if len(sys.argv) > 2 else ALL_EVENTS
+    for written_path in export(target, chosen):
         print(written_path)

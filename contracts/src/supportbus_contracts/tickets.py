@@ -13,7 +13,13 @@ from typing import ClassVar
 from pydantic import Field
 
 from supportbus_contracts.envelope import Contract
-from supportbus_contracts.events import MAX_BODY_CHARS, MAX_SUBJECT_CHARS, Identifier, Priority
+from supportbus_contracts.events import (
+    MAX_BODY_CHARS,
+    MAX_SUBJECT_CHARS,
+    Identifier,
+    Priority,
+    ReplyRoute,
+)
 
 
 class TicketDraft(Contract):
@@ -32,3 +38,7 @@ class TicketDraft(Contract):
     category: Identifier
     intent: Identifier
     priority: Priority
+    queue: ReplyRoute = Field(
+        default="auto",
+        description="human: a person answers it (the handoff queue); auto: the pipeline.",
+    )

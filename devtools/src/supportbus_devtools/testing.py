@@ -72,6 +72,20 @@ def record_topic(broker: KafkaBroker, topic: str) -> list[RecordedMessage]:
     return received
 
 
+def classification(
+    intent: str = "card_arrival", *, confidence: float = 0.9, priority: Priority = "normal"
+) -> Classification:
+    """A valid classification of the ``cards`` category, for tests that need one."""
+    return Classification(
+        category="cards",
+        intent=intent,
+        priority=priority,
+        confidence=confidence,
+        summary="s",
+        model="m",
+    )
+
+
 def classified(
     event: RequestReceived, *, producer: str = "test", intent: str = "card_arrival",
     priority: Priority = "normal",
@@ -82,14 +96,7 @@ def classified(
         event,
         producer=producer,
         request=event.request,
-        classification=Classification(
-            category="cards",
-            intent=intent,
-            priority=priority,
-            confidence=0.9,
-            summary="s",
-            model="m",
-        ),
+        classification=classification(intent, priority=priority),
     )
 
 

@@ -365,3 +365,25 @@ async def test_hybrid_keeps_a_confident_local_decision_without_calling_the_llm(
     )
     assert result.model.startswith("minilm-tfidf-svm@")
     assert result.fallback_reason is None
+
+
+async def test_a_customer_asking_for_a_person_is_classified_for_handoff_and_counted(
+    taxonomy: Path,
+) -> None:
+    service_app = build_app(ClassifierSettings(taxonomy_path=taxonomy), model=_model(taxonomy))
+    out = record_topic(service_app.broker, REQUEST_CLASSIFIED)
+    asking = RequestReceived(
+        request_id="req-h", request=_request("my card was stolen, get me a human")
+    )
+    plain = RequestReceived(request_id="req-a", request=_request("my card was stolen"))
+    async with TestKafkaBroker(service_app.broker) as broker:
+        for event in (asking, plain):
+            await broker.publish(event.model_dump_json().encode(), REQUEST_RECEIVED)
+    routed = {
+        e.request_id: e.classification
+        for e in (RequestClassified.model_validate_json(m.body) for m in out)
+    }
+    assert (routed["req-h"].route, routed["req-h"].route_reason) == ("human", "customer_asked")
+    assert (routed["req-a"].route, routed["req-a"].route_reason) == ("auto", None)
+    registry = service_app.metrics.registry
+    assert registry.get_sample_value("supportbus_handoffs_total", {"reason": "customer_asked"}) == 1

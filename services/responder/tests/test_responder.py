@@ -190,3 +190,33 @@ def test_llm_composer_rejects_a_reply_with_a_foreign_link() -> None:
         ReplyInput(_request(), _classification(), _articles(), _ticket()),
     )
     assert problems == ["forbidden_link"]
+
+
+class _CountingComposer:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def compose(self, case: ReplyInput) -> Reply:
+        self.calls += 1
+        return Reply(text=f"Automated, see {case.ticket.url}", cited_article_ids=[], composer="x")
+
+
+async def test_a_request_routed_to_a_person_gets_a_holding_reply_with_the_ticket_link() -> None:
+    automated = _CountingComposer()
+    service_app = build_app(ResponderSettings(brand="Northwind Bank"), composer=automated)
+    human = _ticket_created("req-h").model_copy(
+        update={
+            "classification": _classification().model_copy(
+                update={"route": "human", "route_reason": "customer_asked"}
+            )
+        }
+    )
+    out = await _responses(service_app, human, _ticket_created("req-a"))
+    replies = {r.request_id: r for r in (ResponseReady.model_validate_json(m.body) for m in out)}
+    holding = replies["req-h"]
+    assert holding.composer == "handoff"
+    assert "As you asked, a member of our team will answer you personally." in holding.reply
+    assert _ticket().url in holding.reply
+    assert holding.cited_article_ids == []
+    assert replies["req-a"].composer == "x"
+    assert automated.calls == 1  # only the automated request reached the composer

@@ -24,6 +24,7 @@ from supportbus_retriever.llama_index_store import (
     LlamaIndexKnowledgeIndex,
 )
 from supportbus_retriever.settings import RetrieverSettings
+from supportbus_runtime.errors import ConfigurationError
 
 ARTICLES = {
     "kb-stolen": ("Lost or stolen card", ["lost_or_stolen_card"], "## Freeze it\nFreeze the card."),
@@ -209,10 +210,10 @@ def test_an_evaluation_refuses_a_train_file_that_shares_texts_with_the_test(
         tmp_path / "train.csv",
         [*QUESTIONS, ("my card was stolen yesterday", "lost_or_stolen_card")],
     )
-    with pytest.raises(ValueError, match=r"1 text\(s\) of --test .* are also in --train"):
+    with pytest.raises(ConfigurationError, match=r"1 text\(s\) of --test .* are also in --train"):
         eval_expansion(test_csv, train_csv)
     settings = RetrieverSettings(kb_dir=_write_kb(tmp_path / "kb"))
-    with pytest.raises(ValueError, match="--drop-overlap"):
+    with pytest.raises(ConfigurationError, match="--drop-overlap"):
         retrieval_evals(
             test_csv, settings=settings, embedder=HashingEmbedder(), train_csv=train_csv
         )
@@ -246,7 +247,7 @@ def test_an_evaluation_expands_only_with_its_train_file(tmp_path: Path) -> None:
     assert {r["expansion_questions"] for r in expanded} == {3}
     assert {r["expansion_units"] for r in expanded} == {2}
     assert expanded[2]["recall_at_1"] == 1.0
-    with pytest.raises(ValueError, match="local store only"):
+    with pytest.raises(ConfigurationError, match="local store only"):
         retrieval_evals(
             test_csv,
             settings=settings,

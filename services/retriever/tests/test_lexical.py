@@ -16,6 +16,7 @@ from supportbus_retriever.kb import KbArticle
 from supportbus_retriever.lexical import Analyzer, LexicalIndex, LexicalParams, build_lexical
 from supportbus_retriever.llama_index_store import INDEX_FORMAT, MANIFEST, LlamaIndexKnowledgeIndex
 from supportbus_retriever.settings import RetrieverSettings, check_search_mode
+from supportbus_runtime.errors import ConfigurationError
 
 
 def _article(article_id: str, title: str, body: str) -> KbArticle:
@@ -181,11 +182,11 @@ def test_eval_mode_resolution() -> None:
     hybrid = RetrieverSettings(store="local", search_mode="hybrid")
     assert resolve_store_and_modes(hybrid, None, None) == ("local", ["fused"])
     assert resolve_store_and_modes(hybrid, "weaviate", None) == ("weaviate", ["hybrid"])
-    with pytest.raises(ValueError, match="hybrid needs --store weaviate"):
+    with pytest.raises(ConfigurationError, match="hybrid needs --store weaviate"):
         resolve_store_and_modes(settings, "local", ["hybrid"])
-    with pytest.raises(ValueError, match="lexical needs --store local"):
+    with pytest.raises(ConfigurationError, match="lexical needs --store local"):
         resolve_store_and_modes(settings, "weaviate", ["lexical"])
-    with pytest.raises(ValueError, match="--mode bm42"):
+    with pytest.raises(ConfigurationError, match="--mode bm42"):
         resolve_store_and_modes(settings, None, ["bm42"])
 
 

@@ -16,7 +16,7 @@ from supportbus_contracts import (
     SupportRequest,
 )
 from supportbus_contracts.topics import KNOWLEDGE_RETRIEVED, REQUEST_CLASSIFIED
-from supportbus_devtools.testing import HashingEmbedder, record_topic
+from supportbus_devtools.testing import HashingEmbedder, classification, record_topic
 from supportbus_devtools.testing_spans import recorded_spans, spans_of_trace
 from supportbus_retriever.app import build_app
 from supportbus_retriever.errors import IndexUnavailable, KnowledgeBaseError
@@ -161,14 +161,7 @@ class StaticIndex:
 
 
 def _classification(intent: str, confidence: float = 0.9) -> Classification:
-    return Classification(
-        category="cards",
-        intent=intent,
-        priority="normal",
-        confidence=confidence,
-        summary="s",
-        model="m",
-    )
+    return classification(intent, confidence=confidence)
 
 
 def _hits() -> list[ArticleHit]:

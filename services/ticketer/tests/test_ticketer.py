@@ -29,10 +29,12 @@ class InMemoryTickets:
 
     def __init__(self) -> None:
         self.by_key: dict[str, Ticket] = {}
+        self.drafts: dict[str, TicketDraft] = {}
         self.calls = 0
 
     async def create_ticket(self, draft: TicketDraft, *, idempotency_key: str) -> Ticket:
         self.calls += 1
+        self.drafts.setdefault(idempotency_key, draft)
         if idempotency_key not in self.by_key:
             number = len(self.by_key) + 1
             self.by_key[idempotency_key] = Ticket(
@@ -208,3 +210,24 @@ async def test_rejected_ticket_is_dead_lettered() -> None:
     async with TestKafkaBroker(service_app.broker) as broker:
         await broker.publish(_retrieved().model_dump_json().encode(), KNOWLEDGE_RETRIEVED)
     assert dlq[0].headers["x-dlq-error-type"] == "TicketRejected"
+
+
+async def test_a_request_routed_to_a_person_opens_its_ticket_in_the_human_queue() -> None:
+    tickets = InMemoryTickets()
+    service_app = build_app(TicketerSettings(), tickets=tickets)
+    plain = _retrieved("req-a")
+    human = _retrieved("req-h")
+    human = human.model_copy(
+        update={
+            "classification": human.classification.model_copy(
+                update={"route": "human", "route_reason": "intent_policy"}
+            )
+        }
+    )
+    async with TestKafkaBroker(service_app.broker) as broker:
+        for event in (plain, human):
+            await broker.publish(event.model_dump_json().encode(), KNOWLEDGE_RETRIEVED)
+    assert {key: d.queue for key, d in tickets.drafts.items()} == {
+        "req-a": "auto",
+        "req-h": "human",
+    }

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from supportbus_cli.chaos import faults as f
 from supportbus_cli.chaos.environment import HELPDESK_LINK, LLM_LINK, StackKind
+from supportbus_runtime.errors import ConfigurationError
 
 # The ticketer's helpdesk timeout on every chaos stack: short, so "timed out but created" and
 # the timeout toxic show up within a run; the slow create answers after longer than this.
@@ -163,6 +164,6 @@ def select(names: list[str] | None) -> list[Scenario]:
         matches = [s for s in SCENARIOS if s.name == name or s.name.startswith(name + "-")]
         if not matches:
             known = ", ".join(s.name for s in SCENARIOS)
-            raise ValueError(f"unknown scenario {name!r}; known: {known}")
+            raise ConfigurationError(f"unknown scenario {name!r}; known: {known}")
         picked += [m for m in matches if m not in picked]
     return picked

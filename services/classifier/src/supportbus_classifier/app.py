@@ -5,16 +5,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from supportbus_classifier.declaration import DECLARATION
-from supportbus_classifier.handlers import confidence_histogram, routes
+from supportbus_classifier.errors import TaxonomyError
+from supportbus_classifier.handlers import confidence_histogram, handoff_counter, routes
+from supportbus_classifier.handoff import HandoffPolicy
 from supportbus_classifier.linear_model import LinearIntentModel
 from supportbus_classifier.ports import Classifier, IntentModel
 from supportbus_classifier.service import ClassificationService
 from supportbus_classifier.settings import ClassifierSettings
 from supportbus_classifier.taxonomy import Taxonomy
-from supportbus_runtime.app import ServiceApp, build_service_app
 from supportbus_runtime.embedding import MiniLMEmbedder
+from supportbus_runtime.kit import DeliveryMetrics, ServiceApp, build_service_app
 from supportbus_runtime.llm.metrics import LlmMetrics
-from supportbus_runtime.metrics import DeliveryMetrics
 
 if TYPE_CHECKING:  # the LLM stack (langchain, openai) is imported only when configured
     from supportbus_runtime.llm import LlmClient
@@ -36,12 +37,31 @@ def build_app(settings: ClassifierSettings, *, model: IntentModel | None = None)
     service_app = build_service_app(
         DECLARATION,
         settings,
-        routes(service, confidence_histogram(metrics.registry)),
+        routes(
+            service,
+            handoff_policy(settings, taxonomy),
+            confidence_histogram(metrics.registry),
+            handoff_counter(metrics.registry),
+        ),
         metrics=metrics,
     )
     # After the consumers drained (on_shutdown): nothing submits any more; stop the worker.
     service_app.app.after_shutdown(local.aclose)
     return service_app
+
+
+def handoff_policy(settings: ClassifierSettings, taxonomy: Taxonomy) -> HandoffPolicy:
+    unknown = sorted(set(settings.handoff_intents) - set(taxonomy.intents))
+    if unknown:
+        raise TaxonomyError(
+            f"CLASSIFIER_HANDOFF_INTENTS names intents not in the taxonomy: {unknown}"
+        )
+    marked = {name for name, info in taxonomy.intents.items() if info.human}
+    return HandoffPolicy(
+        confidence_below=settings.handoff_confidence_below,
+        always_human_intents=frozenset(settings.handoff_intents) | marked,
+        on_customer_request=settings.handoff_on_customer_request,
+    )
 
 
 def build_classifier(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from supportbus_contracts import RequestClassified, RequestReceived
 from supportbus_contracts.topics import REQUEST_CLASSIFIED, REQUEST_RECEIVED
-from supportbus_runtime.declaration import Input, Output, ServiceDeclaration
+from supportbus_runtime.kit import Input, Output, ServiceDeclaration
 
 SERVICE = "classifier"
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from supportbus_classifier.declaration import CLASSIFIED, RECEIVED, SERVICE
+from supportbus_classifier.handoff import HandoffPolicy
 from supportbus_classifier.ports import Classifier
 from supportbus_contracts import RequestClassified, RequestReceived
-from supportbus_runtime.declaration import Publication, Route
-from supportbus_runtime.telemetry import tracer
+from supportbus_runtime.kit import Publication, Route, tracer
 
-__all__ = ["SERVICE", "confidence_histogram", "routes"]
+__all__ = ["SERVICE", "confidence_histogram", "handoff_counter", "routes"]
 
 _tracer = tracer(__name__)
 
@@ -27,11 +27,22 @@ def confidence_histogram(registry: CollectorRegistry) -> Histogram:
     )
 
 
-def routes(service: Classifier, confidence: Histogram) -> list[Route[RequestReceived]]:
+def handoff_counter(registry: CollectorRegistry) -> Counter:
+    return Counter(
+        "supportbus_handoffs",
+        "Requests routed to a person, by reason",
+        ["reason"],
+        registry=registry,
+    )
+
+
+def routes(
+    service: Classifier, handoff: HandoffPolicy, confidence: Histogram, handoffs: Counter
+) -> list[Route[RequestReceived]]:
     async def on_request_received(event: RequestReceived) -> Sequence[Publication]:
         with _tracer.start_as_current_span("classify") as span:
             decision = await service.decide(event.request)
-            classification = decision.classification
+            classification = handoff.route(event.request.query_text(), decision.classification)
             span.set_attributes(
                 {
                     "supportbus.intent": classification.intent,
@@ -39,11 +50,14 @@ def routes(service: Classifier, confidence: Histogram) -> list[Route[RequestRece
                     "supportbus.priority": classification.priority,
                     "supportbus.confidence": classification.confidence,
                     "supportbus.model": classification.model,
+                    "supportbus.route": classification.route,
                 }
             )
             if classification.fallback_reason:
                 span.set_attribute("supportbus.fallback_reason", classification.fallback_reason)
         confidence.labels(model=classification.model).observe(classification.confidence)
+        if classification.route_reason is not None:
+            handoffs.labels(reason=classification.route_reason).inc()
         classified = RequestClassified.derived_from(
             event,
             producer=SERVICE,

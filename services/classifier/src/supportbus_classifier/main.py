@@ -3,7 +3,7 @@ from __future__ import annotations
 from supportbus_classifier.app import build_app
 from supportbus_classifier.handlers import SERVICE
 from supportbus_classifier.settings import ClassifierSettings
-from supportbus_runtime.app import run_service
+from supportbus_runtime.kit import run_service
 
 
 def main() -> None:

@@ -19,6 +19,8 @@ class IntentInfo(BaseModel):
     category: str
     priority: PriorityName
     description: str
+    # Requests of this intent always go to a person (the handoff), whatever the confidence.
+    human: bool = False
 
 
 class Taxonomy(BaseModel):

@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING
 
 from supportbus_responder.declaration import DECLARATION
 from supportbus_responder.handlers import routes
+from supportbus_responder.handoff import HandoffComposer
 from supportbus_responder.ports import ReplyComposer
 from supportbus_responder.settings import ResponderSettings
 from supportbus_responder.template import TemplateComposer
-from supportbus_runtime.app import ServiceApp, build_service_app
+from supportbus_runtime.kit import DeliveryMetrics, ServiceApp, build_service_app
 from supportbus_runtime.llm.metrics import LlmMetrics
-from supportbus_runtime.metrics import DeliveryMetrics
 
 if TYPE_CHECKING:  # the LLM stack (langchain, openai) is imported only when configured
     from supportbus_responder.llm_composer import LlmComposer
@@ -26,7 +26,9 @@ def build_app(settings: ResponderSettings, *, composer: ReplyComposer | None = N
             if settings.composer == "template"
             else build_llm_composer(settings, llm_metrics=LlmMetrics(metrics.registry))
         )
-    return build_service_app(DECLARATION, settings, routes(composer), metrics=metrics)
+    # Requests routed to a person get the holding reply, whichever composer writes the rest.
+    handoff = HandoffComposer(composer, brand=settings.brand)
+    return build_service_app(DECLARATION, settings, routes(handoff), metrics=metrics)
 
 
 def build_llm_composer(

@@ -7,8 +7,7 @@ from collections.abc import Sequence
 from supportbus_contracts import ResponseReady, TicketCreated
 from supportbus_responder.declaration import CREATED, READY, SERVICE
 from supportbus_responder.ports import ReplyComposer, ReplyInput
-from supportbus_runtime.declaration import Publication, Route
-from supportbus_runtime.telemetry import tracer
+from supportbus_runtime.kit import Publication, Route, tracer
 
 __all__ = ["SERVICE", "routes"]
 

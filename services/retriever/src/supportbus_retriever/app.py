@@ -11,8 +11,8 @@ from supportbus_retriever.llama_index_store import LlamaIndexKnowledgeIndex, Loc
 from supportbus_retriever.ports import KnowledgeIndex
 from supportbus_retriever.service import RetrievalService
 from supportbus_retriever.settings import RetrieverSettings
-from supportbus_runtime.app import ServiceApp, build_service_app
 from supportbus_runtime.embedding import MiniLMEmbedder, TextEmbedder
+from supportbus_runtime.kit import ServiceApp, build_service_app
 
 log = logging.getLogger(__name__)
 WeaviateMode = Literal["vector", "hybrid"]

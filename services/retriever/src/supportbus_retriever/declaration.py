@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from supportbus_contracts import KnowledgeRetrieved, RequestClassified
 from supportbus_contracts.topics import KNOWLEDGE_RETRIEVED, REQUEST_CLASSIFIED
-from supportbus_runtime.declaration import Input, Output, ServiceDeclaration
+from supportbus_runtime.kit import Input, Output, ServiceDeclaration
 
 SERVICE = "retriever"
 

@@ -7,8 +7,7 @@ from collections.abc import Sequence
 from supportbus_contracts import KnowledgeRetrieved, RequestClassified
 from supportbus_retriever.declaration import CLASSIFIED, RETRIEVED, SERVICE
 from supportbus_retriever.service import RetrievalService
-from supportbus_runtime.declaration import Publication, Route
-from supportbus_runtime.telemetry import tracer
+from supportbus_runtime.kit import Publication, Route, tracer
 
 __all__ = ["SERVICE", "routes"]
 

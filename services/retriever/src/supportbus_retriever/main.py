@@ -3,7 +3,7 @@ from __future__ import annotations
 from supportbus_retriever.app import build_app
 from supportbus_retriever.handlers import SERVICE
 from supportbus_retriever.settings import RetrieverSettings
-from supportbus_runtime.app import run_service
+from supportbus_runtime.kit import run_service
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
-from supportbus_runtime.app import ServiceApp, build_service_app
+from supportbus_runtime.kit import ServiceApp, build_service_app
 from supportbus_ticketer.declaration import DECLARATION
 from supportbus_ticketer.handlers import routes
 from supportbus_ticketer.helpdesk_client import HelpdeskClient

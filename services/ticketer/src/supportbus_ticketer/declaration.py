@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from supportbus_contracts import KnowledgeRetrieved, TicketCreated
 from supportbus_contracts.topics import KNOWLEDGE_RETRIEVED, TICKET_CREATED
-from supportbus_runtime.declaration import Input, Output, ServiceDeclaration
+from supportbus_runtime.kit import Input, Output, ServiceDeclaration
 
 SERVICE = "ticketer"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from supportbus_contracts import KnowledgeRetrieved, TicketCreated
-from supportbus_runtime.declaration import Publication, Route
+from supportbus_runtime.kit import Publication, Route
 from supportbus_ticketer.declaration import CREATED, RETRIEVED, SERVICE
 from supportbus_ticketer.service import TicketService
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from supportbus_runtime.app import run_service
+from supportbus_runtime.kit import run_service
 from supportbus_ticketer.app import build_app
 from supportbus_ticketer.handlers import SERVICE
 from supportbus_ticketer.settings import TicketerSettings

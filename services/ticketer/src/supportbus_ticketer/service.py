@@ -25,6 +25,7 @@ class TicketService:
             category=classification.category,
             intent=classification.intent,
             priority=classification.priority,
+            queue=classification.route,
         )
         # The case key is the idempotency key: however often this request is redelivered,
         # the ticketing system returns the one ticket it created first.

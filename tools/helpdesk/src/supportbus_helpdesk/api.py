@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Respons
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from supportbus_contracts import ReplyRoute
 from supportbus_helpdesk import __version__
 from supportbus_helpdesk.errors import (
     HelpdeskError,
@@ -148,13 +149,14 @@ def _build_router(settings: HelpdeskSettings, faults: FaultInjector | None) -> A
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
         offset: Annotated[int, Query(ge=0)] = 0,
         status: Annotated[str | None, Query(min_length=1, max_length=32)] = None,
+        queue: Annotated[ReplyRoute | None, Query(description="human: the handoff queue.")] = None,
     ) -> TicketPage:
         # The page and the total are two reads; tickets created in between can make them
         # disagree by a few, which is acceptable for a listing.
-        tickets = store.list(limit=limit, offset=offset, status=status)
+        tickets = store.list(limit=limit, offset=offset, status=status, queue=queue)
         return TicketPage(
             items=[TicketOut.of(ticket, base_url) for ticket in tickets],
-            total=store.count(status=status),
+            total=store.count(status=status, queue=queue),
         )
 
     @router.get("/v1/tickets/{ticket_id}", responses=_ERROR_DOCS)

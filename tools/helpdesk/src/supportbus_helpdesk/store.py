@@ -24,7 +24,15 @@ from typing import Any
 
 from supportbus_contracts import TicketDraft
 from supportbus_helpdesk.errors import IdempotencyConflict, TicketNotFound
-from supportbus_helpdesk.ticket_table import COLUMN_NAMES, COLUMNS, FIELD_NAMES, INSERT, SCHEMA
+from supportbus_helpdesk.ticket_table import (
+    ADDED_LATER,
+    COLUMN_NAMES,
+    COLUMNS,
+    FIELD_NAMES,
+    INSERT,
+    SCHEMA,
+    add_missing_columns,
+)
 
 # Seconds a connection waits for another process's write lock before giving up.
 _BUSY_TIMEOUT_S = 5.0
@@ -50,8 +58,12 @@ def _payload_hash(fields: TicketDraft) -> str:
     # Only the draft's own fields, whatever subclass carries them; sorted keys and fixed
     # separators make equal payloads hash equal regardless of the order or formatting the client
     # used (and equal to the hashes already stored).
+    values = fields.model_dump(include=set(FIELD_NAMES))
+    for name in ADDED_LATER:  # at their default they hash as before they existed
+        if values[name] == TicketDraft.model_fields[name].default:
+            del values[name]
     canonical = json.dumps(
-        fields.model_dump(include=set(FIELD_NAMES)),
+        values,
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
@@ -78,6 +90,9 @@ class TicketStore:
         with self._lock:
             self._connection.execute("PRAGMA journal_mode=WAL")
             self._connection.executescript(SCHEMA)
+            existing = {row[1] for row in self._connection.execute("PRAGMA table_info(tickets)")}
+            for statement in add_missing_columns(existing):
+                self._connection.execute(statement)
 
     def close(self) -> None:
         with self._lock:
@@ -147,29 +162,35 @@ class TicketStore:
             raise TicketNotFound(f"no ticket with id {ticket_id!r}")
         return _ticket_from_row(row)
 
-    def list(self, limit: int, offset: int, status: str | None = None) -> builtins.list[Ticket]:
+    def list(
+        self, limit: int, offset: int, status: str | None = None, queue: str | None = None
+    ) -> builtins.list[Ticket]:
         """Tickets newest first (by insertion order, which timestamps cannot tie-break)."""
         # (``builtins.list`` above: inside this class, plain ``list`` names this method.)
-        query = f"SELECT {COLUMNS} FROM tickets"
-        parameters: list[Any] = []
-        if status is not None:
-            query += " WHERE status = ?"
-            parameters.append(status)
-        query += " ORDER BY rowid DESC LIMIT ? OFFSET ?"
+        where, parameters = _filters(status, queue)
+        query = f"SELECT {COLUMNS} FROM tickets{where} ORDER BY rowid DESC LIMIT ? OFFSET ?"
         parameters += [limit, offset]
         with self._lock:
             rows = self._connection.execute(query, parameters).fetchall()
         return [_ticket_from_row(row) for row in rows]
 
-    def count(self, status: str | None = None) -> int:
+    def count(self, status: str | None = None, queue: str | None = None) -> int:
+        where, parameters = _filters(status, queue)
         with self._lock:
-            if status is None:
-                row = self._connection.execute("SELECT COUNT(*) FROM tickets").fetchone()
-            else:
-                row = self._connection.execute(
-                    "SELECT COUNT(*) FROM tickets WHERE status = ?", (status,)
-                ).fetchone()
+            row = self._connection.execute(
+                f"SELECT COUNT(*) FROM tickets{where}", parameters
+            ).fetchone()
         return int(row[0])
+
+
+def _filters(status: str | None, queue: str | None) -> tuple[str, list[Any]]:
+    """The WHERE clause (names fixed here, values as parameters) for the given filters."""
+    given = [(column, value) for column, value in (("status", status), ("queue", queue)) if value]
+    if not given:
+        return "", []
+    return " WHERE " + " AND ".join(f"{column} = ?" for column, _ in given), [
+        value for _, value in given
+    ]
 
 
 def _ticket_from_row(row: sqlite3.Row) -> Ticket:

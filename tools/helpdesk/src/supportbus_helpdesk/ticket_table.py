@@ -2,9 +2,9 @@
 
 The ticket's own columns are ``TicketDraft``'s fields, in their order; the store adds its
 bookkeeping around them (id, idempotency key and payload hash before, status and creation time
-after). The result is the table the helpdesk has always created, so existing databases open
-unchanged; a field added to ``TicketDraft`` becomes a column of new databases (``CREATE TABLE IF
-NOT EXISTS`` does not migrate old ones).
+after). A field added to ``TicketDraft`` later (it always has a default: contract changes are
+additive) becomes a column of new databases, and ``add_missing_columns`` adds it, with its
+default, to a database created before it, when the store opens it.
 """
 
 from __future__ import annotations
@@ -17,6 +17,9 @@ from pydantic.fields import FieldInfo
 from supportbus_contracts import TicketDraft
 
 FIELD_NAMES: tuple[str, ...] = tuple(TicketDraft.model_fields)
+# Fields added after the first tickets were stored: at their default they are left out of the
+# idempotency hash, so a ticket stored before them still matches its redelivery.
+ADDED_LATER: tuple[str, ...] = ("queue",)
 # What a ticket read back consists of (the key and hash stay inside the store).
 COLUMN_NAMES: tuple[str, ...] = ("id", *FIELD_NAMES, "status", "created_at")
 COLUMNS = ", ".join(COLUMN_NAMES)
@@ -33,6 +36,8 @@ def _column_sql(name: str, field: FieldInfo) -> str:
         rest = [argument for argument in arguments if argument is not type(None)]
         annotation = rest[0] if len(rest) == 1 else annotation
     column = f"    {name:<15} TEXT" + ("" if nullable else " NOT NULL")
+    if isinstance(field.default, str):  # a field added later: old rows take its default
+        column += f" DEFAULT '{field.default}'"
     if annotation is str:
         return column
     values = get_args(annotation)
@@ -63,3 +68,12 @@ INSERT = (
     f"created_at) VALUES (?, ?, ?, {', '.join('?' for _ in FIELD_NAMES)}, 'open', ?) "
     "ON CONFLICT (idempotency_key) DO NOTHING"
 )
+
+
+def add_missing_columns(existing: set[str]) -> list[str]:
+    """The ALTER TABLE statements that give a table with ``existing`` columns every field's."""
+    return [
+        f"ALTER TABLE tickets ADD COLUMN {_column_sql(name, field).strip()}"
+        for name, field in TicketDraft.model_fields.items()
+        if name not in existing
+    ]

@@ -1,0 +1,1 @@
+"""kb-gaps: an agent on the bus that reports where the knowledge base falls short."""
