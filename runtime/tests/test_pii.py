@@ -6,13 +6,17 @@ from __future__ import annotations
 import json
 import logging
 import re
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from supportbus_contracts import RequestReceived
 from supportbus_contracts import topics as t
-from supportbus_runtime.deadletters import dead_letter_headers
+from supportbus_runtime.deadletters import dead_letter_headers, describe_error
+from supportbus_runtime.decoding import decode_event
+from supportbus_runtime.errors import MessageRejected
 from supportbus_runtime.llm.guardrails import BEGIN, END, protect_pii, sanitize, wrap_untrusted
 from supportbus_runtime.logs import configure_logging, redact
 from supportbus_runtime.telemetry import build_tracer_provider
@@ -42,6 +46,16 @@ PII: list[tuple[str, str]] = [
     ("+31 20 123 4567", "[phone]"),
     ("+34 912 34 56 78", "[phone]"),
     ("+39 06 1234 5678", "[phone]"),
+    ("+1 (415) 555-2671", "[phone]"),
+    ("1-415-555-2671", "[phone]"),
+    ("(030) 12345678", "[phone]"),
+    ("+49 (0)30 12345678", "[phone]"),
+    ("0049 30 12345678", "[phone]"),
+    ("+353 1 234 5678", "[phone]"),
+    ("+353 87 123 4567", "[phone]"),
+    ("087 123 4567", "[phone]"),
+    ("+33 6 12 34 56 78", "[phone]"),
+    ("\uff0b\uff14\uff14 20 7946 0958", "[phone]"),  # full-width +44
     # IBANs
     ("DE89 3704 0044 0532 0130 00", "[iban]"),
     ("de89370400440532013000", "[iban]"),
@@ -53,6 +67,10 @@ PII: list[tuple[str, str]] = [
     ("FR14 2004 1010 0505 0001 3M02 606", "[iban]"),
     ("NL91ABNA0417164300", "[iban]"),
     ("ES91 2100 0418 4502 0005 1332", "[iban]"),
+    ("DE89-3704-0044-0532-0130-00", "[iban]"),
+    (f"DE89{NBSP}3704{NBSP}0044{NBSP}0532{NBSP}0130{NBSP}00", "[iban]"),
+    ("ie29 aibk 9311 5212 3456 78", "[iban]"),
+    ("IT60X0542811101000000123456", "[iban]"),
     # card numbers
     ("4111 1111 1111 1111", "[card]"),
     ("4111.1111.1111.1111", "[card]"),
@@ -61,6 +79,10 @@ PII: list[tuple[str, str]] = [
     ("4111111111111111", "[card]"),
     ("5500-0000-0000-0004", "[card]"),
     ("3782 822463 10005", "[card]"),
+    ("378282246310005", "[card]"),
+    ("5555 5555 5555 4444", "[card]"),
+    (f"5555{NBSP}5555{NBSP}5555{NBSP}4444", "[card]"),
+    ("4111-1111-1111-1111", "[card]"),
     # e-mail addresses
     ("ann.lee@example.co.uk", "[email]"),
     ("Ann.Lee+support@Example.COM", "[email]"),
@@ -72,6 +94,13 @@ PII: list[tuple[str, str]] = [
     ("ann(at)example(dot)com", "[email]"),
     ("ann at example dot com", "[email]"),
     ("ann\uff20example.com", "[email]"),
+    ("".join(chr(ord(char) + 0xFEE0) for char in "ann@example.com"), "[email]"),  # full-width
+    ("MAILTO:ann@example.com", "[email]"),
+    ("ann_lee@mail.example.org", "[email]"),
+    ("ann.lee%40example.com", "[email]"),
+    ("ann[at]example[dot]com", "[email]"),
+    ("ann {at} example {dot} com", "[email]"),
+    ("ann AT example DOT com", "[email]"),
 ]
 
 # Digit-free around the PII, so any digit left in the output leaked from it.
@@ -103,14 +132,29 @@ NOT_PII = [
     "order 4111 1111 1111 1112 (fails Luhn)",
     "look at example.com for the details",
     "look at the dot com bubble",
+    "refund of \u20ac1,234.56 approved, $12,345.00 pending",
+    "charged on 2024-03-01, due 01/04/2024, shipped 2024/03/05",
+    "call back between 14:30 and 16:45:30 CET",
+    "order 1234 shipped",
+    "order number 12345678 is on its way",
+    "card ending 1234 was declined",
+    "card ending in 4242 expires 09/27",
+    "your one-time code is 482913",
+    "transaction txn_9f8e7d6c5b4a3210 settled",
+    "transaction id TX-20240301-000123 settled",
+    "payment pi_3NkXyZ2eZvKYlo2C1a2b3c4d captured",
+    "upgrade from v2.14.3 to 10.0.19045.3930",
+    "invoice INV-2024-000987 for 3 seats",
+    "ticket #98765 and 2 attachments of 120 KB",
     "caf\u00e9 \ufb01le na\u00efve",  # not NFKC-normal, nothing to redact: kept as written
 ]
 
 
 def assert_redacted(out: str, pii: str, placeholder: str) -> None:
     assert placeholder in out, out
+    pii = unicodedata.normalize("NFKC", pii)  # what redact compares, full-width or not
     if placeholder == "[email]":
-        local = re.split(r"@|%40|\uff20|\s*[\[(]?at[\])]?\s*", pii.removeprefix("mailto:"))[0]
+        local = re.split(r"@|%40|\s*[\[({]?at[\])}]?\s*", re.sub("(?i)^mailto:", "", pii))[0]
         assert not re.search(rf"\b{re.escape(local)}\b", out, re.IGNORECASE), out
         assert "example" not in out.lower(), out
     else:
@@ -131,7 +175,7 @@ def test_non_pii_comes_out_unchanged(text: str) -> None:
 
 def test_the_table_is_large_enough() -> None:
     assert len(PII) >= 40
-    assert len(NOT_PII) >= 10
+    assert len(NOT_PII) >= 15
 
 
 def test_several_kinds_in_one_text() -> None:
@@ -204,3 +248,34 @@ def test_dead_letter_reasons_are_redacted(sentence: str, pii: str, placeholder: 
     assert_redacted(headers[t.DLQ_HEADER_ERROR_MESSAGE], pii, placeholder)
     assert headers[t.DLQ_HEADER_ORIGINAL_OFFSET] == "1234567"
     assert headers["x-request-id"] == "web-2026-000123"
+
+
+@pytest.mark.parametrize(
+    ("key", "placeholder"),
+    [
+        ("ann@example.com", "[email]"),
+        ("ann%40example.com", "[email]"),
+        ("+44 20 7946 0958", "[phone]"),
+        ("DE89370400440532013000", "[iban]"),
+    ],
+)
+def test_dead_letter_reason_redacts_a_validation_error_location(key: str, placeholder: str) -> None:
+    # pydantic names the bad metadata value by its key: the key is the customer's to choose.
+    raw = json.dumps({"request_id": "r", "request": {"metadata": {key: 5}}}).encode()
+    with pytest.raises(MessageRejected) as rejected:
+        decode_event(RequestReceived, raw, 1_000_000)
+    error_type, reason = describe_error(rejected.value)
+    headers = dead_letter_headers(
+        original={},
+        service="svc",
+        error_type=error_type,
+        reason=reason,
+        topic="support.request.received.v1",
+        partition=0,
+        offset=7,
+        attempts=1,
+    )
+    message = headers[t.DLQ_HEADER_ERROR_MESSAGE]
+    assert error_type == "SchemaValidationError"
+    assert f"request.metadata.{placeholder}: Input should be a valid string" in message, message
+    assert_redacted(message.split("request.metadata.", 1)[1], key, placeholder)

@@ -8,6 +8,7 @@ from pydantic import ValidationError
 
 from supportbus_contracts.envelope import Event
 from supportbus_runtime.errors import MessageRejected
+from supportbus_runtime.pii import redact
 
 E = TypeVar("E", bound=Event)
 
@@ -37,8 +38,10 @@ def _explain(event_type: type[Event], error: ValidationError) -> tuple[str, str]
     if any(p["type"] == "json_invalid" for p in problems):
         detail = next(p["msg"] for p in problems if p["type"] == "json_invalid")
         return "MalformedJson", f"record is not valid JSON: {detail}"
+    # A location can carry customer data too (a metadata key that is an e-mail address): each
+    # part is redacted alone, so the path to it stays readable (request.metadata.[email]).
     shown = [
-        f"{'.'.join(str(part) for part in p['loc']) or '<root>'}: {p['msg']}"
+        f"{'.'.join(redact(str(part)) for part in p['loc']) or '<root>'}: {p['msg']}"
         for p in problems[:_MAX_ERRORS_SHOWN]
     ]
     more = len(problems) - len(shown)

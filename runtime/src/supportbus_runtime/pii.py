@@ -28,12 +28,12 @@ EMAIL, IBAN, CARD, PHONE = "[email]", "[iban]", "[card]", "[phone]"
 _NOT_AFTER_ID = re.compile(r"[\w./@-]")
 _NOT_BEFORE_ID = re.compile(r"[\w/@-]|\.\w")
 
-# e-mail: user@host, user%40host (URL-encoded), mailto:, user [at] host [dot] tld
+# e-mail: user@host, user%40host (URL-encoded), mailto:, user [at] host [dot] tld (or (at), {at})
 # A local part starts at the start of a word: no quadratic retries inside long tokens.
 _LOCAL = r"(?<![\w.+-])[\w.+-]+"
 _LABEL = r"[\w-]+"
-_BRACKET_AT = r"\s*[\[(]\s*at\s*[\])]\s*"
-_BRACKET_DOT = r"\s*[\[(]\s*dot\s*[\])]\s*"
+_BRACKET_AT = r"\s*[\[({]\s*at\s*[\])}]\s*"
+_BRACKET_DOT = r"\s*[\[({]\s*dot\s*[\])}]\s*"
 _BARE_DOT = r"\s+dot\s+"
 _AT = rf"(?:@|%40|{_BRACKET_AT})"
 _DOT = rf"(?:\.|{_BRACKET_DOT}|{_BARE_DOT})"
@@ -67,7 +67,7 @@ _PHONE_RUN = re.compile(
     r"|(?<![\w./@-])(?P<run>\+?\(?\d[\d ()./-]*\d\)?)"
 )
 # Most likely first: the search stops at the first region whose numbers cover the candidate.
-PHONE_REGIONS = ("US", "GB", "DE", "FR", "NL", "ES", "IT")
+PHONE_REGIONS = ("US", "GB", "DE", "FR", "NL", "ES", "IT", "IE")
 _PHONE_MIN_DIGITS = 7
 # A bare run of digits needs 9, so counts, sizes and offsets up to hundreds of millions stay.
 _BARE_PHONE_MIN_DIGITS = 9
@@ -125,6 +125,10 @@ def _redact_phones(text: str) -> str:
     pieces: list[str] = []
     position = 0
     for start, end in _merge(spans):
+        # A "+" the candidate could not start with (after a "." in "metadata.+44 20 ...") is
+        # still the number's: leaving it would say which country the customer called from.
+        if start > position and text[start - 1] == "+":
+            start -= 1
         pieces += [text[position:start], PHONE]
         position = end
     pieces.append(text[position:])
