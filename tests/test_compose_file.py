@@ -116,9 +116,12 @@ def _http_port(name: str, service: dict[str, Any]) -> int:
 
 
 def _mounts(service: dict[str, Any]) -> list[tuple[str, str, bool]]:
-    """(source, target, read_only) of each short-syntax volume."""
+    """(source, target, read_only) of each volume."""
     mounts = []
     for volume in service.get("volumes", []):
+        if isinstance(volume, dict):  # long syntax (a subpath of a volume, for secrets)
+            mounts.append((volume["source"], volume["target"], bool(volume.get("read_only"))))
+            continue
         source, target, *mode = volume.split(":")
         mounts.append((source, target, mode == ["ro"]))
     return mounts
@@ -385,3 +388,52 @@ def test_broker_matches_what_the_code_expects(compose: dict[str, Any]) -> None:
     assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"  # topics are created explicitly
     assert int(env["KAFKA_MESSAGE_MAX_BYTES"]) >= 2 * CliSettings().max_message_bytes
     assert int(env["KAFKA_NUM_PARTITIONS"]) == CliSettings().topic_partitions
+
+
+def test_the_helpdesk_and_the_ticketer_each_mount_only_their_own_key_files(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    keys_file = _effective_env(services["helpdesk"])["HELPDESK_API_KEYS_FILE"]
+    key_file = _effective_env(services["ticketer"])["TICKETER_HELPDESK_API_KEY_FILE"]
+    for name, path, subpath in (
+        ("helpdesk", keys_file, "helpdesk"),
+        ("ticketer", key_file, "ticketer"),
+    ):
+        (mount,) = [v for v in services[name]["volumes"] if isinstance(v, dict)]
+        assert mount["source"] == "helpdesk-keys"
+        assert mount["volume"]["subpath"] == subpath  # not the other's files, nor the operator's
+        assert mount["read_only"] is True
+        assert path.startswith(mount["target"] + "/")
+    maker = " ".join(services["helpdesk-keys"]["command"])
+    assert f"--key-out /keys/ticketer/{Path(key_file).name}" in maker
+    assert f"--keys-file /keys/helpdesk/{Path(keys_file).name}" in maker
+    assert services["helpdesk"]["depends_on"]["helpdesk-keys"] == {
+        "condition": "service_completed_successfully"
+    }
+
+
+def test_the_secured_kafka_override_gives_every_process_its_own_principal(
+    compose: dict[str, Any],
+) -> None:
+    override = yaml.safe_load((ROOT / "deploy" / "compose" / "secured-kafka.yml").read_text())
+    declared = override["secrets"]
+    users = set()
+    for name, service in override["services"].items():
+        assert name in compose["services"], name
+        prefix = next(p for p in SETTINGS if any(k.startswith(p) for k in service["environment"]))
+        values = {
+            k.removeprefix(prefix).lower(): v
+            for k, v in service["environment"].items()
+            if k.startswith(prefix)
+        }
+        values["kafka_bootstrap_servers"] = "broker:9093"  # the ${KAFKA_BOOTSTRAP} placeholder
+        settings = SETTINGS[prefix].model_validate(values)
+        assert settings.kafka_security_protocol == "SASL_SSL", name
+        users.add(settings.kafka_sasl_username)
+        for path in (settings.kafka_sasl_password_file, settings.kafka_ssl_ca_file):
+            secret = Path(path).name
+            assert secret in service["secrets"], (name, secret)
+            assert declared[secret]["file"].startswith("./deploy/secrets/"), secret
+    assert len(users) == len(override["services"])
+    assert "/deploy/secrets/" in (ROOT / ".gitignore").read_text().splitlines()

@@ -494,3 +494,81 @@ def test_keda_never_runs_more_consumers_than_partitions(process: str) -> None:
     assert 1 <= scaled["spec"].get("minReplicaCount", 0) <= scaled["spec"]["maxReplicaCount"]
     assert scaled["spec"]["maxReplicaCount"] <= min(partitions, setup_partitions, 6)
     assert scaled["spec"]["triggers"][0]["metadata"].get("allowIdleConsumers", "false") == "false"
+
+
+@pytest.mark.parametrize(
+    ("process", "variable", "secret"),
+    [
+        ("helpdesk", "HELPDESK_API_KEYS_FILE", "supportbus-helpdesk-api-keys"),
+        ("ticketer", "TICKETER_HELPDESK_API_KEY_FILE", "supportbus-ticketer-helpdesk-key"),
+    ],
+)
+def test_key_files_are_read_only_mounts_of_the_processes_own_secret(
+    process: str, variable: str, secret: str
+) -> None:
+    container = _main_container(process)
+    path = Path(_env(container)[variable])
+    (mount,) = [m for m in container["volumeMounts"] if path.parent == Path(m["mountPath"])]
+    assert mount["readOnly"] is True
+    (volume,) = [
+        v
+        for v in _pod_spec(_find("Deployment", f"supportbus-{process}"))["volumes"]
+        if v["name"] == mount["name"]
+    ]
+    assert volume["secret"]["secretName"] == secret
+    # Readable by the pod's group (fsGroup), by nobody else.
+    assert volume["secret"]["defaultMode"] == 0o440
+    others = [p for p in PROCESSES if p != process]
+    for other in others:
+        pod = _pod_spec(_find("Deployment", f"supportbus-{other}"))
+        assert secret not in str(pod.get("volumes", [])), f"{other} mounts {secret}"
+
+
+def _apply_additions(document: dict[str, Any], operations: list[dict[str, Any]]) -> None:
+    """JSON-patch ``add`` operations (the only kind the overlays use), ``-`` appending."""
+    for operation in operations:
+        assert operation["op"] == "add", operation
+        *parents, last = operation["path"].lstrip("/").split("/")
+        node: Any = document
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        if last == "-":
+            node.append(operation["value"])
+        else:
+            node[last] = operation["value"]
+
+
+def test_the_secured_kafka_overlay_gives_every_process_its_own_principal_and_valid_settings() -> (
+    None
+):
+    import copy
+
+    kustomization = _kustomization(K8S / "overlays" / "secured-kafka")
+    patched: dict[str, dict[str, Any]] = {}
+    for patch in kustomization["patches"]:
+        target = patch["target"]
+        obj = copy.deepcopy(_find(target["kind"], target["name"]))
+        _apply_additions(obj, yaml.safe_load(patch["patch"]))
+        kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+        patched[target["name"]] = obj
+    assert set(patched) == {f"supportbus-{p}" for p in (*CONSUMERS, *AGENTS, "setup")}
+    users = set()
+    for name, obj in patched.items():
+        container = _pod_spec(obj)["containers"][0]
+        env = {
+            **_env(container),
+            **{v["name"]: v["value"] for v in container["env"] if "value" in v},
+        }
+        prefix = next(p for p in SETTINGS if any(k.startswith(p + "KAFKA_SASL") for k in env))
+        values = {k.removeprefix(prefix).lower(): v for k, v in env.items() if k.startswith(prefix)}
+        settings = SETTINGS[prefix].model_validate(values)  # e.g. SASL without a password fails
+        assert settings.kafka_security_protocol == "SASL_SSL", name
+        users.add(settings.kafka_sasl_username)
+        mounts = {m["mountPath"] for m in container["volumeMounts"]}
+        assert str(Path(settings.kafka_sasl_password_file).parent) in mounts, name
+        assert str(Path(settings.kafka_ssl_ca_file).parent) in mounts, name
+        secrets = [v["secret"]["secretName"] for v in _pod_spec(obj)["volumes"] if "secret" in v]
+        assert f"supportbus-kafka-{settings.kafka_sasl_username.removeprefix('supportbus-')}" in (
+            secrets
+        ), name
+    assert len(users) == len(patched)  # one principal each, none shared

@@ -25,6 +25,7 @@ from supportbus_classifier.settings import ClassifierSettings
 from supportbus_classifier.taxonomy import Taxonomy
 from supportbus_contracts import RequestReceived, ResponseReady
 from supportbus_contracts.envelope import Event
+from supportbus_devtools.stack import StackConfig
 from supportbus_responder.app import build_app as build_responder_app
 from supportbus_responder.settings import ResponderSettings
 from supportbus_retriever.app import build_app as build_retriever_app
@@ -73,7 +74,7 @@ def _handler(service_app: ServiceApp) -> Hop:
     return route.handler
 
 
-def _apps(local: Local, providers: Providers, helpdesk_url: str) -> list[ServiceApp]:
+def _apps(local: Local, providers: Providers, helpdesk: StackConfig) -> list[ServiceApp]:
     llm: dict[str, Any] = {"llm_base_url": providers.llm_base_url} if providers.llm_base_url else {}
     classifier = local.classifier_settings.model_copy(
         update={"provider": providers.classifier, **llm}
@@ -84,7 +85,12 @@ def _apps(local: Local, providers: Providers, helpdesk_url: str) -> list[Service
     return [
         build_classifier_app(classifier, model=local.model),
         build_retriever_app(local.retriever_settings, index=local.index),
-        build_ticketer_app(TicketerSettings(helpdesk_url=helpdesk_url)),
+        build_ticketer_app(
+            TicketerSettings(
+                helpdesk_url=helpdesk.helpdesk_url,
+                helpdesk_api_key_file=helpdesk.helpdesk_keys.ticketer_key_file,
+            )
+        ),
         build_responder_app(responder),
     ]
 
@@ -106,7 +112,7 @@ async def run_baseline(
     *,
     label: str,
     key: str,
-    helpdesk_url: str,
+    helpdesk: StackConfig,
     helpdesk_pid: int | None,
     timeout_s: float,
 ) -> Row:
@@ -118,7 +124,7 @@ async def run_baseline(
     latencies: list[float] = []
     fallbacks = 0
     failure = None
-    apps = _apps(local, providers, helpdesk_url)
+    apps = _apps(local, providers, helpdesk)
     hops = [_handler(service_app) for service_app in apps]
     try:
         for event in warmup:  # first calls load lazily; not counted
@@ -143,7 +149,10 @@ async def run_baseline(
             await service_app.app.stop()
     done = len(latencies)
     tickets = await asyncio.to_thread(
-        check_tickets, helpdesk_url, [e.request_id for e in events[:done]]
+        check_tickets,
+        helpdesk.helpdesk_url,
+        [e.request_id for e in events[:done]],
+        helpdesk.helpdesk_keys.operator_headers(),
     )
     row = Row(
         section="baseline",

@@ -74,8 +74,9 @@ async def bus_run(running: RunningStack, spec: RunSpec) -> Row:
     stub_meter.start()
     stub_before = running.stub.stats()["answered"] if running.stub else 0
     url = running.stack.config.helpdesk_url
+    auth = running.stack.config.helpdesk_keys.operator_headers()
     # Duplicates the helpdesk already held (an earlier run's) are not this run's.
-    before = await asyncio.to_thread(check_tickets, url, [])
+    before = await asyncio.to_thread(check_tickets, url, [], auth)
     sent_at: dict[str, float] = {}
     meter.start()
     publishing = asyncio.create_task(
@@ -104,7 +105,7 @@ async def bus_run(running: RunningStack, spec: RunSpec) -> Row:
     except asyncio.CancelledError:
         failure = failure or "publishing did not finish"
     stub_calls = (running.stub.stats()["answered"] - stub_before) if running.stub else 0
-    after = await asyncio.to_thread(check_tickets, url, ids)
+    after = await asyncio.to_thread(check_tickets, url, ids, auth)
     tickets = (before, after)
     row = _row(running, spec, ids, sent_at, used, meter, stub_calls, tickets, failure)
     row.apart_cpu = {name: seconds / len(ids) for name, seconds in stub_used.items()}

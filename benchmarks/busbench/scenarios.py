@@ -42,7 +42,7 @@ async def embedded_stack(bench: Bench, local: Local, rows: list[Row]) -> None:
                 bench.corpus.requests(f"{running.prefix}basewarm", 3),
                 label="sequential, embedded models",
                 key="base-embedded",
-                helpdesk_url=running.stack.config.helpdesk_url,
+                helpdesk=running.stack.config,
                 helpdesk_pid=running.stack.pids().get("helpdesk"),
                 timeout_s=sizes.run_timeout_s,
             )
@@ -107,7 +107,7 @@ async def llm_stack(
                         bench.corpus.requests(f"{running.prefix}basewarm{kind}", 2),
                         label=f"sequential, {kind} classifier + llm composer",
                         key=f"base-{kind}",
-                        helpdesk_url=running.stack.config.helpdesk_url,
+                        helpdesk=running.stack.config,
                         helpdesk_pid=running.stack.pids().get("helpdesk"),
                         timeout_s=sizes.run_timeout_s,
                     )

@@ -25,7 +25,9 @@ def _ticket(n: int, queue: str, subject: str) -> dict[str, str]:
 
 
 def test_the_human_queue_lists_handed_off_tickets_with_subjects_redacted(tmp_path: Path) -> None:
-    settings = HelpdeskSettings(db_path=tmp_path / "h.sqlite3", public_base_url="http://h")
+    settings = HelpdeskSettings(
+        auth_disabled=True, db_path=tmp_path / "h.sqlite3", public_base_url="http://h"
+    )
     with TestClient(build_api(settings)) as helpdesk:
         for n, (queue, subject) in enumerate(
             [("human", "Mail me at jane.doe@example.com"), ("auto", "Card"), ("human", "Fraud")]

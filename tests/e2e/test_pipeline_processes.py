@@ -8,7 +8,6 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
@@ -266,7 +265,7 @@ def test_bad_input_is_dead_lettered_with_reasons_while_good_requests_complete(
         stack.check_alive()
         letters = asyncio.run(list_dead_letters(settings))
         ticket_count = stack.ticket_count()
-        with httpx.Client(base_url=stack.config.helpdesk_url, timeout=10) as helpdesk:
+        with stack.config.helpdesk_client() as helpdesk:
             queue, _ = human_queue(helpdesk, limit=200)
     _assert_one_answer_each(found, lines)
     assert ticket_count == 20

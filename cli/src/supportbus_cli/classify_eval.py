@@ -19,6 +19,7 @@ from supportbus_classifier.calibration import (
 )
 from supportbus_classifier.handoff import HandoffPolicy
 from supportbus_classifier.linear_model import timed_predict
+from supportbus_classifier.service import model_text
 from supportbus_classifier.taxonomy import Taxonomy
 from supportbus_classifier.training import accuracy_and_macro_f1, read_labelled_csv
 from supportbus_cli.artifacts import fit_intent_model
@@ -107,7 +108,8 @@ def evaluate_classifier(
     with progress_bar() as progress:
         task = progress.add_task("classifying test texts", total=len(test_data))
         for start in range(0, len(test_data), 50):
-            chunk = test_data.texts[start : start + 50]
+            # As the service reads them (supportbus_classifier.service.model_text).
+            chunk = [model_text(text) for text in test_data.texts[start : start + 50]]
             chunk_predictions, ms = timed_predict(model, chunk)
             predicted.extend(p.intent for p in chunk_predictions)
             confidences.extend(p.confidence for p in chunk_predictions)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -17,6 +18,7 @@ async def collect_responses(
     *,
     topic_prefix: str = "",
     timeout_s: float = 120.0,
+    client_options: Mapping[str, Any] | None = None,
 ) -> dict[str, list[ResponseReady]]:
     """Every ResponseReady for ``request_ids`` (duplicates from redeliveries kept, so callers can
     check they are identical), until all have one or the timeout passes."""
@@ -27,6 +29,7 @@ async def collect_responses(
         [topic_prefix + RESPONSE_READY],
         deadline_s=timeout_s,
         done=lambda: wanted <= found.keys(),
+        client_options=client_options,
     ):
         try:
             event = ResponseReady.model_validate_json(record.value or b"")

@@ -72,13 +72,17 @@ def run_demo(settings: CliSettings, *, external_bootstrap: str | None, timeout_s
             ensure_topics(
                 bootstrap,
                 pipeline_topics(prefix),
+                security=settings,
                 partitions=settings.topic_partitions,
                 replication_factor=settings.topic_replication_factor,
             )
         )
         console.print("starting the helpdesk and the four services...")
         with Stack(config) as stack:
-            console.print(f"services running; logs in {work_dir / 'logs'}")
+            console.print(
+                f"services running; logs in {work_dir / 'logs'}, "
+                f"helpdesk API keys in {config.helpdesk_keys.directory}"
+            )
             cli = settings.model_copy(update={"kafka_bootstrap_servers": bootstrap})
             asyncio.run(publish_requests(cli, lines))
             with console.status(f"waiting for {len(lines)} replies..."):

@@ -16,6 +16,7 @@ from supportbus_devtools.topicreader import (
 )
 from supportbus_runtime.broker import build_broker
 from supportbus_runtime.deadletters import DeadLetter, original_headers
+from supportbus_runtime.kafka_security import kafka_client_options
 from supportbus_runtime.settings import ServiceSettings
 
 
@@ -35,7 +36,10 @@ async def list_dead_letters(
 ) -> list[DeadLetter]:
     letters = []
     async for record in read_topics(
-        settings.kafka_bootstrap_servers, dlq_topics(settings, topics), idle_timeout_s=1.5
+        settings.kafka_bootstrap_servers,
+        dlq_topics(settings, topics),
+        idle_timeout_s=1.5,
+        client_options=kafka_client_options(settings),
     ):
         letters.append(DeadLetter.from_record(record))
     return letters
@@ -50,6 +54,7 @@ async def redrive(
     return to the dead-letter topic are not looped over."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
+        **kafka_client_options(settings),
         group_id=_redrive_group(settings),
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -65,7 +70,9 @@ async def redrive(
     sent = 0
     try:
         partitions = await topic_partitions(
-            settings.kafka_bootstrap_servers, dlq_topics(settings, topics)
+            settings.kafka_bootstrap_servers,
+            dlq_topics(settings, topics),
+            kafka_client_options(settings),
         )
         if not partitions:
             return 0

@@ -6,12 +6,15 @@ people always handle). Errors are left to the app's one translation (``supportbu
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
 import typer
 
 from supportbus_cli.progress import console
+from supportbus_cli.settings import CliSettings
+from supportbus_devtools.helpdesk_keys import bearer_headers
 from supportbus_runtime.pii import redact
 from supportbus_ticketer.settings import TicketerSettings
 
@@ -50,13 +53,22 @@ def handoff_list(
     helpdesk_url: Annotated[
         str | None, typer.Option(help="The helpdesk (default: the ticketer's settings).")
     ] = None,
+    key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--helpdesk-key-file",
+            help="A helpdesk API key with the tickets:read scope "
+            "(default: SUPPORTBUS_HELPDESK_API_KEY_FILE).",
+        ),
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=200)] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
 ) -> None:
     """The human queue, newest first."""
     url = helpdesk_url or TicketerSettings().helpdesk_url
     console.print(f"reading the human queue of {url}")
-    with httpx.Client(base_url=url, timeout=10) as helpdesk:
+    headers = bearer_headers(key_file or CliSettings().helpdesk_api_key_file)
+    with httpx.Client(base_url=url, headers=headers, timeout=10) as helpdesk:
         items, total = human_queue(helpdesk, limit)
     if as_json:
         print(json.dumps({"items": items, "total": total}))

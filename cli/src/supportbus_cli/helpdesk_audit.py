@@ -4,7 +4,7 @@ than one (the benchmarks' and the chaos suite's check that nothing was done twic
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,11 +13,16 @@ import httpx
 _PAGE = 200  # the helpdesk's largest page
 
 
-def fetch_tickets(helpdesk_url: str) -> tuple[list[dict[str, Any]], int]:
-    """Every ticket in the helpdesk (GET /v1/tickets, page by page) and the total it reports."""
+def fetch_tickets(
+    helpdesk_url: str, headers: Mapping[str, str] | None = None
+) -> tuple[list[dict[str, Any]], int]:
+    """Every ticket in the helpdesk (GET /v1/tickets, page by page) and the total it reports;
+    ``headers`` carry a key with the tickets:read scope."""
     items: list[dict[str, Any]] = []
-    with httpx.Client(base_url=helpdesk_url, timeout=10) as client:
-        total = int(client.get("/v1/tickets", params={"limit": 1}).json()["total"])
+    with httpx.Client(base_url=helpdesk_url, headers=headers, timeout=10) as client:
+        first = client.get("/v1/tickets", params={"limit": 1})
+        first.raise_for_status()
+        total = int(first.json()["total"])
         # Bounded: a listing that keeps growing under us cannot loop forever.
         for offset in range(0, total + _PAGE, _PAGE):
             page = client.get("/v1/tickets", params={"limit": _PAGE, "offset": offset})
@@ -41,8 +46,10 @@ class TicketCheck:
         return self.total - self.distinct
 
 
-def check_tickets(helpdesk_url: str, request_ids: Collection[str]) -> TicketCheck:
-    items, total = fetch_tickets(helpdesk_url)
+def check_tickets(
+    helpdesk_url: str, request_ids: Collection[str], headers: Mapping[str, str] | None = None
+) -> TicketCheck:
+    items, total = fetch_tickets(helpdesk_url, headers)
     return tally_tickets(items, total, request_ids)
 
 

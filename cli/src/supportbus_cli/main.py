@@ -230,6 +230,7 @@ def topics(bootstrap: Bootstrap = None) -> None:
         ensure_topics(
             settings.kafka_bootstrap_servers,
             pipeline_topics(settings.topic_prefix),
+            security=settings,
             partitions=settings.topic_partitions,
             replication_factor=settings.topic_replication_factor,
         )

@@ -67,6 +67,7 @@ async def publish_requests(
     await ensure_topics(
         settings.kafka_bootstrap_servers,
         pipeline_topics(settings.topic_prefix),
+        security=settings,
         partitions=settings.topic_partitions,
         replication_factor=settings.topic_replication_factor,
     )

@@ -21,6 +21,9 @@ class CliSettings(ServiceSettings, EmbeddingSettingsMixin):
     # Downloaded Kafka jars and the built weaviate-server binary.
     cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "supportbus")
     helpdesk_port: int = 8085
+    # A key with the tickets:read scope, for the commands that read the helpdesk (handoff list).
+    # `supportbus demo` writes one at <work_dir>/demo/secrets/operator-helpdesk.key.
+    helpdesk_api_key_file: Path | None = None
     log_level: str = "WARNING"  # operators watch progress bars, not library chatter
 
     def banking77_train(self) -> Path:

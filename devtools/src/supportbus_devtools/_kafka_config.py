@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 
 HOST = "127.0.0.1"
@@ -31,7 +32,10 @@ def cluster_id() -> str:
             return cid
 
 
-def server_properties(log_dir: Path, port: int, controller_port: int) -> str:
+def server_properties(
+    log_dir: Path, port: int, controller_port: int, overrides: Mapping[str, str] | None = None
+) -> str:
+    """The broker's config; ``overrides`` replace or add keys (a secured broker's listeners)."""
     # A static voter set (controller.quorum.voters) rather than a dynamic quorum formatted with
     # --standalone: the dynamic one records the controller endpoint at format time, and a reused
     # data dir must survive a new free controller port on the next start.
@@ -61,6 +65,7 @@ def server_properties(log_dir: Path, port: int, controller_port: int) -> str:
         "replica.fetch.max.bytes": str(MAX_MESSAGE_BYTES),
         "replica.fetch.response.max.bytes": str(2 * MAX_MESSAGE_BYTES),
     }
+    props |= overrides or {}
     return "".join(f"{key}={value}\n" for key, value in props.items())
 
 

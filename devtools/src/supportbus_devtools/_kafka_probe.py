@@ -11,6 +11,7 @@ import random
 import socket
 import threading
 from pathlib import Path
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
 
@@ -82,8 +83,10 @@ def accepts_connections(port: int) -> bool:
         return False
 
 
-async def _has_live_broker(bootstrap: str, seconds: float) -> bool:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(seconds * 1000))
+async def _has_live_broker(bootstrap: str, seconds: float, options: dict[str, Any]) -> bool:
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=int(seconds * 1000), **options
+    )
     try:
         async with asyncio.timeout(seconds):
             await admin.start()
@@ -93,13 +96,13 @@ async def _has_live_broker(bootstrap: str, seconds: float) -> bool:
         await admin.close()
 
 
-def broker_ready(bootstrap: str, timeout: float = 5.0) -> bool:
+def broker_ready(bootstrap: str, timeout: float = 5.0, **options: Any) -> bool:
     """True once the broker lists itself in its metadata (asked from a fresh thread and loop)."""
     answer: list[bool] = []
 
     def probe() -> None:
         try:
-            answer.append(asyncio.run(_has_live_broker(bootstrap, timeout)))
+            answer.append(asyncio.run(_has_live_broker(bootstrap, timeout, options)))
         except Exception:  # any failure just means "not ready yet"
             answer.append(False)
 

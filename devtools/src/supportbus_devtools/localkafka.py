@@ -14,7 +14,8 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -22,6 +23,8 @@ from pathlib import Path
 from supportbus_devtools.errors import LocalKafkaError
 from supportbus_devtools.localserver import LocalServer, default_cache_dir
 from supportbus_devtools.processes import exclusive_lock, say
+from supportbus_devtools.securekafka import ADMIN, BrokerSecurity, Grant
+from supportbus_runtime.kafka_security import kafka_client_options
 
 from ._kafka_config import (
     HOST,
@@ -56,6 +59,9 @@ class LocalKafkaConfig:
     port: int = 9092
     controller_port: int = 0
     version: str = DEFAULT_KAFKA_VERSION
+    # None: PLAINTEXT, anyone may do anything. Set: SASL_SSL with ACLs (supportbus_devtools.
+    # securekafka); use a fresh data_dir, since users are created when storage is formatted.
+    security: BrokerSecurity | None = None
 
 
 def _java() -> str:
@@ -80,11 +86,11 @@ def ensure_kafka_jars(cache_dir: Path, version: str = DEFAULT_KAFKA_VERSION) -> 
     """
     home = cache_dir.expanduser().resolve() / f"kafka-{version}"
     libs = home / "libs"
-    if (home / _MARKER).is_file() and libs.is_dir():
+    if _complete(home, libs, version):
         return libs
     home.mkdir(parents=True, exist_ok=True)
     with exclusive_lock(home / ".lock"):
-        if (home / _MARKER).is_file() and libs.is_dir():
+        if _complete(home, libs, version):
             return libs
         mvn = shutil.which("mvn")
         if mvn is None:
@@ -106,7 +112,7 @@ def ensure_kafka_jars(cache_dir: Path, version: str = DEFAULT_KAFKA_VERSION) -> 
                 output = "\n".join((result.stdout + result.stderr).splitlines()[-40:])
                 raise LocalKafkaError(f"mvn could not fetch Kafka {version} jars:\n{output}")
             names = {p.name for p in fetched.glob("*.jar")}
-            if f"kafka_2.13-{version}.jar" not in names or not any(
+            if not {f"kafka_2.13-{version}.jar", f"kafka-tools-{version}.jar"} <= names or not any(
                 n.startswith("log4j-core-") for n in names
             ):
                 raise LocalKafkaError(f"mvn finished but the Kafka jars are incomplete: {names}")
@@ -115,6 +121,11 @@ def ensure_kafka_jars(cache_dir: Path, version: str = DEFAULT_KAFKA_VERSION) -> 
         (home / _MARKER).write_text(f"{len(names)} jars\n")
         _say(f"{len(names)} jars ready in {time.monotonic() - started:.1f}s ({libs})")
         return libs
+
+
+def _complete(home: Path, libs: Path, version: str) -> bool:
+    # The tools jar (kafka-acls) came later: a cache from before it is fetched again.
+    return (home / _MARKER).is_file() and (libs / f"kafka-tools-{version}.jar").is_file()
 
 
 class LocalKafka(LocalServer):
@@ -134,6 +145,11 @@ class LocalKafka(LocalServer):
         self.config = config
         self.port = config.port or find_free_port()
         self.controller_port = config.controller_port or find_free_port(exclude=(self.port,))
+        self.security = config.security
+        self.internal_port = (
+            find_free_port(exclude=(self.port, self.controller_port)) if self.security else 0
+        )
+        self._jvm: list[str] = []
 
     @property
     def bootstrap_servers(self) -> str:
@@ -148,8 +164,14 @@ class LocalKafka(LocalServer):
     def _describe(self) -> str:
         return f"broker on {self.bootstrap_servers}"
 
+    @property
+    def internal_bootstrap(self) -> str:
+        """A secured broker's listener for its own tools (admin, PLAIN)."""
+        return f"{HOST}:{self.internal_port}"
+
     def _ports(self) -> Mapping[str, int]:
-        return {"broker": self.port, "controller": self.controller_port}
+        ports = {"broker": self.port, "controller": self.controller_port}
+        return ports | ({"internal": self.internal_port} if self.security else {})
 
     def _prepare(self) -> list[str]:
         """Jars fetched, config written, storage formatted on first use of the data dir."""
@@ -158,7 +180,14 @@ class LocalKafka(LocalServer):
         logs, kraft = self._data_dir / "logs", self._data_dir / "kraft-logs"
         logs.mkdir(parents=True, exist_ok=True)
         props = self._data_dir / "server.properties"
-        props.write_text(server_properties(kraft, self.port, self.controller_port))
+        overrides: dict[str, str] = {}
+        if self.security is not None:
+            self.security.prepare()
+            overrides = self.security.server_properties(
+                self.port, self.internal_port, self.controller_port
+            )
+        props.write_text(server_properties(kraft, self.port, self.controller_port, overrides))
+        props.chmod(0o600)  # a secured broker's holds the admin password
         log4j = self._data_dir / "log4j2.properties"
         log4j.write_text(log4j2_properties(logs))
         jvm = [
@@ -169,13 +198,16 @@ class LocalKafka(LocalServer):
             "-cp",
             f"{libs}/*",
         ]
+        self._jvm = jvm
         if not (kraft / "meta.properties").is_file():
             self._format(jvm, props)
         return [*jvm, "kafka.Kafka", str(props)]
 
     def _format(self, jvm: list[str], props: Path) -> None:
+        users = self.security.format_arguments() if self.security else []
+        command = [*jvm, "kafka.tools.StorageTool", "format", "-t", cluster_id(), "-c", str(props)]
         result = subprocess.run(
-            [*jvm, "kafka.tools.StorageTool", "format", "-t", cluster_id(), "-c", str(props)],
+            [*command, *users],
             capture_output=True,
             text=True,
             stdin=subprocess.DEVNULL,
@@ -186,7 +218,34 @@ class LocalKafka(LocalServer):
             raise LocalKafkaError(f"formatting Kafka storage in {self._data_dir} failed:\n{output}")
 
     def _ready(self) -> bool:
-        return accepts_connections(self.port) and broker_ready(self.bootstrap_servers)
+        options = {}
+        if self.security is not None:
+            options = kafka_client_options(self.security.client_settings(ADMIN))
+        return accepts_connections(self.port) and broker_ready(self.bootstrap_servers, **options)
+
+    def grant(self, grants: Iterable[Grant]) -> None:
+        """Add the ACLs of ``grants`` with Kafka's own ``kafka-acls`` (a secured broker only)."""
+        if self.security is None or not self._jvm:
+            raise LocalKafkaError("ACLs need a started broker with security")
+        commands = self.security.acl_commands(self.internal_bootstrap, grants)
+        _say(f"granting {len(commands)} ACL sets with kafka-acls...")
+        # Each is a JVM start (~2 s); two at a time on a 2-core machine.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            results = list(pool.map(self._acl_command, commands))
+        failed = [r for r in results if r.returncode != 0]
+        if failed:
+            output = "\n".join((failed[0].stdout + failed[0].stderr).splitlines()[-20:])
+            raise LocalKafkaError(f"kafka-acls failed:\n{output}")
+
+    def _acl_command(self, arguments: list[str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*self._jvm, "org.apache.kafka.tools.AclCommand", *arguments],
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=120,
+            check=False,
+        )
 
     def _error_lines(self, lines: list[str]) -> list[str]:
         """ERROR/FATAL lines with the exception line under each."""

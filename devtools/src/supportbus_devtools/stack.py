@@ -13,6 +13,7 @@ import httpx
 
 from supportbus_devtools._kafka_probe import find_free_port
 from supportbus_devtools.errors import NotReadyError, StackError
+from supportbus_devtools.helpdesk_keys import HelpdeskKeys
 from supportbus_devtools.processes import ChildProcess, read_lines, wait_until_http_ok
 
 __all__ = ["SERVICES", "ManagedProcess", "Stack", "StackConfig", "StackError"]
@@ -37,6 +38,18 @@ class StackConfig:
     @property
     def helpdesk_url(self) -> str:
         return f"http://127.0.0.1:{self.helpdesk_port}"
+
+    @property
+    def helpdesk_keys(self) -> HelpdeskKeys:
+        return HelpdeskKeys(self.work_dir / "secrets")
+
+    def helpdesk_client(self, timeout: float = 10) -> httpx.Client:
+        """A client of the helpdesk with the operator's key (read tickets, drive faults)."""
+        return httpx.Client(
+            base_url=self.helpdesk_url,
+            headers=self.helpdesk_keys.operator_headers(),
+            timeout=timeout,
+        )
 
 
 def _telemetry_env(config: StackConfig, prefix: str) -> dict[str, str]:
@@ -119,6 +132,7 @@ class Stack:
                 "HELPDESK_HOST": "127.0.0.1",
                 "HELPDESK_DB_PATH": str(config.work_dir / "helpdesk.sqlite3"),
                 "HELPDESK_PUBLIC_BASE_URL": config.helpdesk_url,
+                "HELPDESK_API_KEYS_FILE": str(config.helpdesk_keys.keys_file),
                 **_telemetry_env(config, "HELPDESK_"),
             },
             logs / "helpdesk.log",
@@ -136,6 +150,7 @@ class Stack:
             env["TICKETER_HELPDESK_URL"] = (
                 self.config.ticketer_helpdesk_url or self.config.helpdesk_url
             )
+            env["TICKETER_HELPDESK_API_KEY_FILE"] = str(self.config.helpdesk_keys.ticketer_key_file)
         return ManagedProcess(
             name,
             [sys.executable, "-m", f"supportbus_{service}.main"],
@@ -152,6 +167,7 @@ class Stack:
         return name
 
     def start(self, timeout: float = 60.0) -> None:
+        self.config.helpdesk_keys.ensure()
         self.processes["helpdesk"].start()
         self.wait_helpdesk(timeout)
         for service in SERVICES:
@@ -237,8 +253,7 @@ class Stack:
             time.sleep(0.2)
 
     def ticket_count(self) -> int:
-        response = httpx.get(
-            f"{self.config.helpdesk_url}/v1/tickets", params={"limit": 1}, timeout=5
-        )
+        with self.config.helpdesk_client(timeout=5) as helpdesk:
+            response = helpdesk.get("/v1/tickets", params={"limit": 1})
         response.raise_for_status()
         return int(response.json()["total"])

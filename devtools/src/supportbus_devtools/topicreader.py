@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 FETCH_BYTES = 16 * 1024 * 1024
-
 
 
 async def start_or_stop(consumer: AIOKafkaConsumer) -> None:
@@ -24,6 +24,7 @@ async def start_or_stop(consumer: AIOKafkaConsumer) -> None:
         await consumer.stop()
         raise
 
+
 async def read_topics(
     bootstrap_servers: str,
     topics: Sequence[str],
@@ -31,11 +32,15 @@ async def read_topics(
     idle_timeout_s: float = 2.0,
     deadline_s: float | None = None,
     done: Callable[[], bool] | None = None,
+    client_options: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
     """Yield every record of ``topics`` from the start. Stops when nothing new arrived for
-    ``idle_timeout_s``, when ``done()`` is true, or at ``deadline_s`` (seconds from now)."""
+    ``idle_timeout_s``, when ``done()`` is true, or at ``deadline_s`` (seconds from now).
+    ``client_options``: a secured cluster's (``kafka_security.kafka_client_options``)."""
+    options = dict(client_options or {})
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap_servers,
+        **options,
         enable_auto_commit=False,
         group_id=None,
         auto_offset_reset="earliest",
@@ -44,7 +49,7 @@ async def read_topics(
     )
     await start_or_stop(consumer)
     try:
-        partitions = await topic_partitions(bootstrap_servers, topics)
+        partitions = await topic_partitions(bootstrap_servers, topics, options)
         if not partitions:
             return
         consumer.assign(partitions)
@@ -69,10 +74,14 @@ async def read_topics(
         await consumer.stop()
 
 
-async def topic_partitions(bootstrap_servers: str, topics: Sequence[str]) -> list[TopicPartition]:
+async def topic_partitions(
+    bootstrap_servers: str,
+    topics: Sequence[str],
+    client_options: Mapping[str, Any] | None = None,
+) -> list[TopicPartition]:
     """The partitions of the existing ``topics`` (a consumer without a group only knows the
     metadata of topics it has already assigned, so ask the cluster)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **(client_options or {}))
     await admin.start()
     try:
         described = await admin.describe_topics(list(topics))

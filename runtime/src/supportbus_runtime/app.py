@@ -11,7 +11,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from faststream import FastStream
@@ -21,7 +21,7 @@ from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from pydantic import ValidationError
 
 from supportbus_contracts.topics import dead_letter_topic
-from supportbus_runtime.broker import build_broker, ensure_topics
+from supportbus_runtime.broker import build_broker, check_topics, ensure_topics
 from supportbus_runtime.declaration import Input, Output, Route, ServiceDeclaration
 from supportbus_runtime.delivery import DeliveryPolicy, EventConsumer
 from supportbus_runtime.dispatcher import DispatchLimits
@@ -48,6 +48,9 @@ class ServiceApp:
     consumers: tuple[EventConsumer[Any], ...]
     metrics: DeliveryMetrics
     routes: tuple[Route[Any], ...]  # as they run: each handler checked against its outputs
+    # What stopped the start (refused credentials, denied ACLs), for run_service to report:
+    # uvicorn's lifespan swallows the exception itself.
+    startup_failures: list[SupportbusError] = field(default_factory=list)
 
     @property
     def service(self) -> str:
@@ -122,14 +125,14 @@ def build_service_app(
         consumers.append(consumer)
     topics = _topics(declaration.inputs, declaration.outputs, settings)
 
+    startup_failures: list[SupportbusError] = []
+
     async def create_topics() -> None:
-        if settings.create_topics:
-            await ensure_topics(
-                settings.kafka_bootstrap_servers,
-                topics,
-                partitions=settings.topic_partitions,
-                replication_factor=settings.topic_replication_factor,
-            )
+        try:
+            await _prepare_topics(topics, settings)
+        except ConfigurationError as error:
+            startup_failures.append(error)
+            raise
 
     async def drain_consumers() -> None:
         # Before the broker stops: in-flight records finish (bounded) and their offsets commit.
@@ -148,7 +151,23 @@ def build_service_app(
         consumers=tuple(consumers),
         metrics=metrics,
         routes=checked,
+        startup_failures=startup_failures,
     )
+
+
+async def _prepare_topics(topics: list[str], settings: ServiceSettings) -> None:
+    # Either way the broker is asked first, so credentials or ACLs it refuses stop the service
+    # at start with one clear line instead of a consumer that silently fetches nothing.
+    if settings.create_topics:
+        await ensure_topics(
+            settings.kafka_bootstrap_servers,
+            topics,
+            partitions=settings.topic_partitions,
+            replication_factor=settings.topic_replication_factor,
+            security=settings,
+        )
+    else:
+        await check_topics(settings.kafka_bootstrap_servers, topics, security=settings)
 
 
 def _topics(
@@ -208,6 +227,11 @@ def run_service(
             asyncio.run(serve_with_operations(service_app, settings.http_host, settings.http_port))
         else:
             asyncio.run(service_app.app.run())
+        if service_app.startup_failures:
+            raise service_app.startup_failures[0]
+    except SupportbusError as error:
+        print(f"supportbus-{service}: cannot start: {error}", file=sys.stderr)
+        raise SystemExit(2 if isinstance(error, ConfigurationError) else 1) from None
     finally:
         if provider is not None:
             provider.shutdown()  # flush the spans still batched

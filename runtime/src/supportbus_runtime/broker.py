@@ -13,7 +13,15 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
 
 from supportbus_contracts.envelope import Event
-from supportbus_runtime.errors import TransientError
+from supportbus_runtime.errors import ConfigurationError, TransientError
+from supportbus_runtime.kafka_security import (
+    AUTHORIZATION_ERRORS,
+    KafkaSecuritySettings,
+    check_credentials,
+    describe_refusal,
+    faststream_security,
+    kafka_client_options,
+)
 from supportbus_runtime.records import readable_headers_parser
 from supportbus_runtime.settings import ServiceSettings
 
@@ -22,6 +30,9 @@ log = logging.getLogger(__name__)
 # Our producer accepts whatever the broker may have accepted from others (brokers default to
 # 1 MiB and are often raised to a few MiB), so a large record can be dead-lettered whole.
 PRODUCER_MAX_REQUEST_BYTES = 16 * 1024 * 1024
+# Kafka protocol error codes in a DescribeTopics answer.
+_UNKNOWN_TOPIC = 3
+_TOPIC_AUTHORIZATION_FAILED = 29
 
 
 def build_broker(
@@ -32,6 +43,7 @@ def build_broker(
     flight publish together (linger)."""
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
+        security=faststream_security(settings),
         client_id=client_id,
         acks="all",
         enable_idempotence=True,
@@ -89,10 +101,20 @@ async def ensure_topics(
     *,
     partitions: int,
     replication_factor: int = 1,
+    security: KafkaSecuritySettings | None = None,
 ) -> list[str]:
     """Create the topics that do not exist yet; returns those it created. Never relies on the
-    broker's auto-creation, which would pick its own partition count."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="supportbus-admin")
+    broker's auto-creation, which would pick its own partition count.
+
+    Credentials the broker refuses, or ACLs that forbid it, are a ``ConfigurationError``:
+    waiting would not change them."""
+    if security is not None:
+        await check_credentials(bootstrap_servers, security)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers,
+        client_id="supportbus-admin",
+        **({} if security is None else kafka_client_options(security)),
+    )
     try:
         await admin.start()
         wanted = list(dict.fromkeys(topics))
@@ -110,10 +132,49 @@ async def ensure_topics(
         # Also for topics another process has just created: they may still lack leaders.
         await _wait_for_leaders(admin, wanted)
         return missing
+    except AUTHORIZATION_ERRORS as error:
+        raise ConfigurationError(
+            describe_refusal(error, security or KafkaSecuritySettings.model_validate({}))
+        ) from error
     except KafkaError as error:
         raise TransientError(f"cannot create topics on {bootstrap_servers}: {error}") from error
     finally:
         await admin.close()
+
+
+async def check_topics(
+    bootstrap_servers: str, topics: Iterable[str], *, security: KafkaSecuritySettings
+) -> None:
+    """Where topics are made by someone else (a secured cluster's operator): check that they
+    exist and that this principal may see them (DESCRIBE, implied by READ and WRITE)."""
+    await check_credentials(bootstrap_servers, security)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers,
+        client_id="supportbus-admin",
+        **kafka_client_options(security),
+    )
+    wanted = list(dict.fromkeys(topics))
+    try:
+        await admin.start()
+        described = await admin.describe_topics(wanted)
+    except AUTHORIZATION_ERRORS as error:
+        raise ConfigurationError(describe_refusal(error, security)) from error
+    except KafkaError as error:
+        raise TransientError(f"cannot describe topics on {bootstrap_servers}: {error}") from error
+    finally:
+        await admin.close()
+    denied = [t["topic"] for t in described if t.get("error_code") == _TOPIC_AUTHORIZATION_FAILED]
+    missing = [t["topic"] for t in described if t.get("error_code") == _UNKNOWN_TOPIC]
+    if denied:
+        raise ConfigurationError(
+            f"Kafka denied {security.kafka_sasl_username or 'this client'} access to {denied}: "
+            "check the ACLs of that principal"
+        )
+    if missing:
+        raise ConfigurationError(
+            f"topics {missing} do not exist and *_CREATE_TOPICS is off: create them first "
+            "(supportbus topics)"
+        )
 
 
 async def _wait_for_leaders(

@@ -27,13 +27,17 @@ to the code, so a new error class is drawn here or the test fails)::
     │   ├── IdempotencyConflict   +HelpdeskError  HTTP 409
     │   ├── TicketNotFound        +HelpdeskError  HTTP 404
     │   ├── InvalidIdempotencyKey +HelpdeskError  HTTP 400
-    │   └── InvalidFaultDirective +HelpdeskError  HTTP 400
+    │   ├── InvalidFaultDirective +HelpdeskError  HTTP 400
+    │   ├── Unauthenticated       +HelpdeskError  HTTP 401: no API key, or an unknown one
+    │   └── Forbidden             +HelpdeskError  HTTP 403: the key lacks the scope
     ├── ConfigurationError        cannot start as configured: fix, then start again
     │   ├── ModelUnavailable      +ClassifierError
     │   ├── TaxonomyError         +ClassifierError
     │   ├── KnowledgeBaseError    +RetrieverError
     │   ├── IndexUnavailable      +RetrieverError
-    │   └── SearchModeUnsupported +RetrieverError +ValueError
+    │   ├── SearchModeUnsupported +RetrieverError +ValueError
+    │   ├── HelpdeskKeyRefused    +TicketerError +PermanentError  the helpdesk refuses our key
+    │   └── ApiKeyFileError       +HelpdeskError  the helpdesk's keys file is unusable
     ├── ClassifierError           the classifier's root; alone: unusable training data
     ├── RetrieverError            the retriever's root
     ├── TicketerError             the ticketer's root

@@ -10,6 +10,7 @@ from faststream.asgi import AsgiResponse, get
 from faststream.kafka import KafkaBroker
 from prometheus_client import make_asgi_app
 
+from supportbus_runtime.errors import SupportbusError
 from supportbus_runtime.metrics import DeliveryMetrics
 
 
@@ -25,6 +26,9 @@ class Operated(Protocol):
 
     @property
     def metrics(self) -> DeliveryMetrics: ...
+
+    @property
+    def startup_failures(self) -> list[SupportbusError]: ...
 
 
 def operations_routes(service_app: Operated) -> list[tuple[str, Any]]:
@@ -55,4 +59,10 @@ async def serve_with_operations(service_app: Operated, host: str, port: int) -> 
     config = uvicorn.Config(
         asgi, host=host, port=port, log_config=None, access_log=False, lifespan="on"
     )
-    await uvicorn.Server(config).serve()
+    try:
+        await uvicorn.Server(config).serve()
+    except SystemExit:
+        # uvicorn exits when the lifespan start fails; say what failed, if it was ours.
+        if service_app.startup_failures:
+            raise service_app.startup_failures[0] from None
+        raise

@@ -10,6 +10,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from supportbus_runtime.kafka_security import KafkaSecuritySettings
+
 MINILM_DIR_NAME = "all-MiniLM-L6-v2-onnx"
 MINILM_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -27,7 +29,9 @@ def find_shared_dir() -> Path:
     return repo_root().parent / "shared"
 
 
-class ServiceSettings(BaseSettings):
+class ServiceSettings(KafkaSecuritySettings):
+    """What every service reads; the Kafka security settings are in ``KafkaSecuritySettings``."""
+
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"

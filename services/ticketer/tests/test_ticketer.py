@@ -231,3 +231,16 @@ async def test_a_request_routed_to_a_person_opens_its_ticket_in_the_human_queue(
         "req-a": "auto",
         "req-h": "human",
     }
+
+
+async def test_a_key_revoked_while_running_dead_letters_the_record_once_saying_why() -> None:
+    answer = httpx.Response(401, json={"error": "unauthenticated", "detail": "x"})
+    client = _client(httpx.MockTransport(lambda request: answer))
+    service_app = build_app(TicketerSettings(), tickets=client)
+    dlq = record_topic(service_app.broker, dead_letter_topic(KNOWLEDGE_RETRIEVED))
+    event = _retrieved()
+    async with TestKafkaBroker(service_app.broker) as broker:
+        await broker.publish(event.model_dump_json().encode(), KNOWLEDGE_RETRIEVED)
+    assert client.attempts_made == 1  # a configuration error is not retried
+    assert dlq[0].headers["x-dlq-error-type"] == "HelpdeskKeyRefused"
+    assert "TICKETER_HELPDESK_API_KEY_FILE" in dlq[0].headers["x-dlq-error-message"]

@@ -19,6 +19,7 @@ from supportbus_devtools.errors import NotReadyError
 from supportbus_devtools.processes import wait_until_http_ok
 from supportbus_helpdesk.api import build_api
 from supportbus_helpdesk.errors import IdempotencyConflict
+from supportbus_helpdesk.keys_command import add_key
 from supportbus_helpdesk.settings import HelpdeskSettings
 from supportbus_helpdesk.store import Ticket, TicketFields, TicketStore
 
@@ -46,17 +47,12 @@ def ticket_fields(**overrides: Any) -> TicketFields:
     return TicketFields(**ticket_payload(**overrides))
 
 
-@pytest.fixture(autouse=True)
-def _clean_helpdesk_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Settings read HELPDESK_* variables; a developer's shell must not change test outcomes.
-    for name in list(os.environ):
-        if name.startswith("HELPDESK_"):
-            monkeypatch.delenv(name)
-
-
 def make_settings(tmp_path: Path, **overrides: Any) -> HelpdeskSettings:
     return HelpdeskSettings(
-        db_path=tmp_path / "helpdesk.sqlite3", public_base_url=PUBLIC_BASE_URL, **overrides
+        auth_disabled=True,
+        db_path=tmp_path / "helpdesk.sqlite3",
+        public_base_url=PUBLIC_BASE_URL,
+        **overrides,
     )
 
 
@@ -238,7 +234,7 @@ def test_ticket_survives_restart(tmp_path: Path) -> None:
 
 
 def test_fault_injection_disabled_by_default(tmp_path: Path) -> None:
-    settings = HelpdeskSettings(db_path=tmp_path / "helpdesk.sqlite3")
+    settings = HelpdeskSettings(auth_disabled=True, db_path=tmp_path / "helpdesk.sqlite3")
     assert settings.faults_enabled is False
 
     with TestClient(build_api(settings)) as client:
@@ -312,7 +308,10 @@ def test_real_server_over_http(tmp_path: Path) -> None:
         "HELPDESK_DB_PATH": str(tmp_path / "helpdesk.sqlite3"),
         "HELPDESK_PUBLIC_BASE_URL": base_url,
         "HELPDESK_FAULTS_ENABLED": "true",
+        "HELPDESK_API_KEYS_FILE": str(tmp_path / "keys"),
     }
+    add_key(tmp_path / "keys", "client", {"tickets:create", "tickets:read"}, tmp_path / "key")
+    auth = {"Authorization": f"Bearer {(tmp_path / 'key').read_text().strip()}"}
     with log_path.open("wb") as log:
         server = subprocess.Popen(
             [sys.executable, "-m", "supportbus_helpdesk.main"],
@@ -323,7 +322,8 @@ def test_real_server_over_http(tmp_path: Path) -> None:
         )
     try:
         wait_until_healthy(base_url, server, log_path)
-        headers = {"Idempotency-Key": "real-key"}
+        headers = {"Idempotency-Key": "real-key", **auth}
+        assert httpx.get(f"{base_url}/v1/tickets").status_code == 401
 
         # The client gives up before the (delayed) server creates the ticket ...
         with pytest.raises(httpx.ReadTimeout):
@@ -334,7 +334,7 @@ def test_real_server_over_http(tmp_path: Path) -> None:
                 timeout=0.2,
             )
         deadline = time.monotonic() + 10
-        while httpx.get(f"{base_url}/v1/tickets").json()["total"] == 0:
+        while httpx.get(f"{base_url}/v1/tickets", headers=auth).json()["total"] == 0:
             assert time.monotonic() < deadline, "the delayed request never created its ticket"
             time.sleep(0.1)
 
@@ -343,7 +343,7 @@ def test_real_server_over_http(tmp_path: Path) -> None:
         assert retry.status_code == 200
         assert retry.headers["Idempotent-Replayed"] == "true"
         assert retry.json()["url"] == f"{base_url}/v1/tickets/{retry.json()['id']}"
-        fetched = httpx.get(retry.json()["url"])
+        fetched = httpx.get(retry.json()["url"], headers=auth)
         assert fetched.status_code == 200
         assert fetched.json()["body"] == CUSTOMER_MESSAGE
     finally:

@@ -7,7 +7,6 @@ The slow-create fault needs real client timeouts; it is tested against a real se
 from __future__ import annotations
 
 import math
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,17 +40,11 @@ def ticket_payload(**overrides: Any) -> dict[str, Any]:
     return payload
 
 
-@pytest.fixture(autouse=True)
-def _clean_helpdesk_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Settings read HELPDESK_* variables; a developer's shell must not change test outcomes.
-    for name in list(os.environ):
-        if name.startswith("HELPDESK_"):
-            monkeypatch.delenv(name)
-
-
 def faulty_client(tmp_path: Path, **settings: Any) -> TestClient:
     options: dict[str, Any] = {"faults_enabled": True, **settings}
-    api = build_api(HelpdeskSettings(db_path=tmp_path / "helpdesk.sqlite3", **options))
+    api = build_api(
+        HelpdeskSettings(auth_disabled=True, db_path=tmp_path / "helpdesk.sqlite3", **options)
+    )
     return TestClient(api, client=LOCAL_CLIENT)
 
 
@@ -234,7 +227,9 @@ def test_header_faults_are_counted_and_get_no_rate_fault_on_top(tmp_path: Path) 
 def test_control_endpoint_does_not_exist_when_faults_are_disabled(
     tmp_path: Path, method: str, path: str
 ) -> None:
-    settings = HelpdeskSettings(db_path=tmp_path / "helpdesk.sqlite3", faults_5xx_rate=1.0)
+    settings = HelpdeskSettings(
+        auth_disabled=True, db_path=tmp_path / "helpdesk.sqlite3", faults_5xx_rate=1.0
+    )
     with TestClient(build_api(settings), client=LOCAL_CLIENT) as client:
         response = client.request(method, path, json={"rate_5xx": 1.0})
         # The rate is not honoured either.
@@ -257,7 +252,9 @@ def test_control_endpoint_does_not_exist_when_faults_are_disabled(
 def test_control_endpoint_looks_absent_to_remote_clients(
     tmp_path: Path, method: str, path: str, body: dict[str, Any] | None
 ) -> None:
-    settings = HelpdeskSettings(db_path=tmp_path / "helpdesk.sqlite3", faults_enabled=True)
+    settings = HelpdeskSettings(
+        auth_disabled=True, db_path=tmp_path / "helpdesk.sqlite3", faults_enabled=True
+    )
     with TestClient(build_api(settings), client=("203.0.113.9", 40000)) as remote:
         response = remote.request(method, path, json=body)
         unknown = remote.request(method, "/no-such-path", json=body)
@@ -273,6 +270,7 @@ def test_fault_settings_are_read_from_the_environment(monkeypatch: pytest.Monkey
     monkeypatch.setenv("HELPDESK_FAULTS_SLOW_CREATE_RATE", "0.5")
     monkeypatch.setenv("HELPDESK_FAULTS_SLOW_CREATE_S", "1.5")
     monkeypatch.setenv("HELPDESK_FAULTS_SEED", "42")
+    monkeypatch.setenv("HELPDESK_AUTH_DISABLED", "true")
 
     settings = HelpdeskSettings()
 
@@ -294,7 +292,7 @@ def test_fault_settings_are_read_from_the_environment(monkeypatch: pytest.Monkey
 )
 def test_invalid_fault_settings_are_rejected(invalid: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
-        HelpdeskSettings(**invalid)
+        HelpdeskSettings(auth_disabled=True, **invalid)
 
 
 def test_counters_are_exact_under_concurrent_requests() -> None:

@@ -36,7 +36,9 @@ CREATE TABLE tickets (
 
 
 def test_the_human_queue_lists_only_handed_off_tickets(tmp_path: Path) -> None:
-    settings = HelpdeskSettings(db_path=tmp_path / "h.sqlite3", public_base_url="http://h")
+    settings = HelpdeskSettings(
+        auth_disabled=True, db_path=tmp_path / "h.sqlite3", public_base_url="http://h"
+    )
     with TestClient(build_api(settings)) as client:
         for n, queue in enumerate(["human", "auto", "human"]):
             payload = {**FIELDS, "request_id": f"req-{n}", "queue": queue}

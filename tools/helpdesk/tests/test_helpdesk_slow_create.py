@@ -3,7 +3,6 @@ uvicorn server: only real sockets give a client timeout and truly parallel reque
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
@@ -27,17 +26,11 @@ CLIENT_TIMEOUT_S = 0.3
 pytestmark = pytest.mark.timeout(60)
 
 
-@pytest.fixture(autouse=True)
-def _clean_helpdesk_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("HELPDESK_"):
-            monkeypatch.delenv(name)
-
-
 @pytest.fixture
 def helpdesk(tmp_path: Path) -> Iterator[str]:
     """A real server with slow creates always on; tests lower the rates with PUT /_faults."""
     settings = HelpdeskSettings(
+        auth_disabled=True,
         db_path=tmp_path / "helpdesk.sqlite3",
         faults_enabled=True,
         faults_slow_create_rate=1.0,

@@ -226,13 +226,14 @@ def helpdesk_faults(settings: dict[str, float], counter: str) -> Fault:
 
     async def fault(env: ScenarioEnv) -> FaultRecord:
         url = f"{env.helpdesk_url}/_faults"
+        auth = env.stack.config.helpdesk_keys.operator_headers()
         started = time.time()
-        await _thread(_put, url, settings)
+        await _thread(_put, url, auth, settings)
         try:
             await asyncio.sleep(env.fault_s)
         finally:
-            await _thread(_put, url, {k: 0.0 for k in settings if k.endswith("rate")})
-        state = await _thread(_get, url)
+            await _thread(_put, url, auth, {k: 0.0 for k in settings if k.endswith("rate")})
+        state = await _thread(_get, url, auth)
         injected = int(state.get("injected", {}).get(counter, 0))
         replays = int(state.get("replays", 0))
         return FaultRecord(
@@ -246,15 +247,15 @@ def helpdesk_faults(settings: dict[str, float], counter: str) -> Fault:
     return fault
 
 
-def _put(url: str, body: dict[str, float]) -> None:
+def _put(url: str, auth: dict[str, str], body: dict[str, float]) -> None:
     try:
-        httpx.put(url, json=body, timeout=5).raise_for_status()
+        httpx.put(url, json=body, headers=auth, timeout=5).raise_for_status()
     except httpx.HTTPError as error:
         raise FaultNotInjected(f"the helpdesk refused its fault switch: {error}") from error
 
 
-def _get(url: str) -> dict[str, Any]:
-    response = httpx.get(url, timeout=5)
+def _get(url: str, auth: dict[str, str]) -> dict[str, Any]:
+    response = httpx.get(url, headers=auth, timeout=5)
     response.raise_for_status()
     data: dict[str, Any] = response.json()
     return data

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import json
 from collections import Counter, defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from aiokafka import ConsumerRecord
@@ -120,7 +120,11 @@ def _differences(first: bytes, other: bytes) -> set[str]:
 
 
 async def audit(
-    bootstrap: str, prefix: str, request_ids: Sequence[str], helpdesk_url: str
+    bootstrap: str,
+    prefix: str,
+    request_ids: Sequence[str],
+    helpdesk_url: str,
+    helpdesk_headers: Mapping[str, str],
 ) -> Audit:
     """Everything the topics and the helpdesk hold for these requests."""
     wanted = set(request_ids)
@@ -154,7 +158,7 @@ async def audit(
         for other in values[1:]:
             if other != values[0]:
                 differing |= _differences(values[0], other)
-    tickets = await asyncio.to_thread(check_tickets, helpdesk_url, request_ids)
+    tickets = await asyncio.to_thread(check_tickets, helpdesk_url, request_ids, helpdesk_headers)
     lost = [r for r in request_ids if r not in answered and r not in dead]
     return Audit(
         answered=len(answered),

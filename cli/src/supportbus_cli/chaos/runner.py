@@ -263,7 +263,13 @@ async def run_scenario(
         finally:
             await producer.stop()
         await _settle(watcher, request_ids, options, scenario.name)
-        result = await audit(shared.bootstrap, prefix, request_ids, config.helpdesk_url)
+        result = await audit(
+            shared.bootstrap,
+            prefix,
+            request_ids,
+            config.helpdesk_url,
+            config.helpdesk_keys.operator_headers(),
+        )
         died = tuple(n for n, p in stack.processes.items() if p.died)
     finally:
         await watcher.stop()

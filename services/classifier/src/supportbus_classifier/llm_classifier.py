@@ -27,6 +27,7 @@ from supportbus_runtime.llm.guardrails import (
     protect_pii,
     sanitize,
 )
+from supportbus_runtime.llm.unicode_safety import skeleton
 
 _SUMMARY_CHARS = 160
 
@@ -97,9 +98,11 @@ class LlmClassificationService:
     async def _decide(self, request: SupportRequest, local: Classification) -> Classification:
         if self._mode == "hybrid" and local.confidence >= self._threshold:
             return local
-        raw = request_text(request)
-        text = sanitize(raw, self._max_chars)
-        flags = sorted(set(injection_flags(raw)) | set(injection_flags(text)))
+        raw = request.query_text()
+        # The model reads what the local model reads (no instructions to the system); the
+        # flags are found in everything the customer wrote.
+        text = sanitize(request_text(request), self._max_chars)
+        flags = sorted(set(injection_flags(raw)) | set(injection_flags(sanitize(raw, 10**6))))
         prompt = Prompt(
             system=self._system,
             data=protect_pii(text, allow_pii=self._allow_pii),
@@ -136,7 +139,7 @@ class LlmClassificationService:
         if answer.intent != local.intent:
             if flags:
                 return _fallback(local, f"injection_suspected:{','.join(flags)}", tokens)
-            if _named_in(answer.intent, raw):
+            if _named_in(answer.intent, raw) or _named_in(answer.intent, skeleton(raw)):
                 return _fallback(local, "injection_suspected:intent_named_in_text", tokens)
         info = self._taxonomy.info(answer.intent)
         return Classification(
@@ -180,7 +183,9 @@ def _clip(text: str) -> str:
 
 def _named_in(intent: str, text: str) -> bool:
     """The intent's identifier itself appears in the text: someone is steering the model."""
-    return re.search(rf"(?<![A-Za-z_]){re.escape(intent)}(?![A-Za-z_])", text, re.I) is not None
+    # Markdown emphasis underscores (_lost_or_stolen_card_) still name it.
+    named = rf"(?<![A-Za-z_])_*{re.escape(intent)}_*(?![A-Za-z_])"
+    return re.search(named, text, re.I) is not None
 
 
 def _fallback(local: Classification, reason: str, tokens: int | None) -> Classification:

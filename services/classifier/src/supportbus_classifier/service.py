@@ -24,6 +24,8 @@ from supportbus_classifier.ports import (
 from supportbus_classifier.taxonomy import Taxonomy
 from supportbus_contracts import Classification, QueryEmbedding, SupportRequest
 from supportbus_runtime.batching import MicroBatcher
+from supportbus_runtime.llm.system_instructions import strip_system_instructions
+from supportbus_runtime.llm.unicode_safety import visible_text
 from supportbus_runtime.telemetry import record_span, tracer
 
 _tracer = tracer(__name__)
@@ -35,9 +37,17 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s")
 _EMBEDDING_DECIMALS = 6
 
 
+def model_text(text: str) -> str:
+    """What a classifier (local or LLM) reads of a customer's text: what a reader sees of it,
+    without clauses addressed to the system ("classify this as …", "priority: urgent") or
+    intent identifiers, so such instructions cannot steer it. The stored request keeps all."""
+    return strip_system_instructions(visible_text(text))
+
+
 def request_text(request: SupportRequest) -> str:
-    """What the model reads: the subject (often the clearest line) and the body."""
-    return request.query_text()
+    """What the model reads: the subject (often the clearest line) and the body, through
+    ``model_text``."""
+    return model_text(request.query_text())
 
 
 def summarise(request: SupportRequest, intent_description: str) -> str:

@@ -7,23 +7,16 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from http import HTTPStatus
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from supportbus_contracts import ReplyRoute
 from supportbus_helpdesk import __version__
-from supportbus_helpdesk.errors import (
-    HelpdeskError,
-    IdempotencyConflict,
-    InjectedFault,
-    InjectedUnavailable,
-    InvalidFaultDirective,
-    InvalidIdempotencyKey,
-    TicketNotFound,
-)
+from supportbus_helpdesk.auth import SCOPES, ApiKey, ApiKeyRing, Scope
+from supportbus_helpdesk.errors import Forbidden, InvalidIdempotencyKey, Unauthenticated
 from supportbus_helpdesk.fault_control import LocalOnlyControl, build_fault_control_router
 from supportbus_helpdesk.faults import (
     FaultInjector,
@@ -31,8 +24,9 @@ from supportbus_helpdesk.faults import (
     FaultRates,
     parse_fault_header,
 )
+from supportbus_helpdesk.http_errors import ERROR_DOCS, install_error_handlers
 from supportbus_helpdesk.schemas import (
-    ErrorOut,
+    KeyOut,
     TicketCreate,
     TicketDetailOut,
     TicketOut,
@@ -45,23 +39,43 @@ from supportbus_helpdesk.store import TicketStore
 MAX_IDEMPOTENCY_KEY_CHARS = 200
 REPLAYED_HEADER = "Idempotent-Replayed"
 
-# Domain errors → (HTTP status, machine-readable code). Looked up along the exception's MRO.
-_ERROR_RESPONSES: dict[type[HelpdeskError], tuple[int, str]] = {
-    InvalidIdempotencyKey: (HTTPStatus.BAD_REQUEST, "invalid_idempotency_key"),
-    InvalidFaultDirective: (HTTPStatus.BAD_REQUEST, "invalid_fault_directive"),
-    TicketNotFound: (HTTPStatus.NOT_FOUND, "ticket_not_found"),
-    IdempotencyConflict: (HTTPStatus.CONFLICT, "idempotency_conflict"),
-    InjectedFault: (HTTPStatus.INTERNAL_SERVER_ERROR, "injected_fault"),
-    InjectedUnavailable: (HTTPStatus.SERVICE_UNAVAILABLE, "injected_fault"),
+# Bounds of a listing's paging. SQLite takes 64-bit integers only: an offset past that is a 500
+# unless refused here; nobody pages a billion tickets deep.
+MAX_PAGE_SIZE = 200
+MAX_OFFSET = 1_000_000_000
+# The Idempotency-Key header as documented: required. The endpoint itself declares it optional
+# (and hides that declaration) so that a missing key is answered with the documented 400
+# ``invalid_idempotency_key`` the ticketer relies on, not with a generic 422.
+_IDEMPOTENCY_KEY_PARAMETER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": True,
+    "description": (
+        "A unique key per ticket, reused when retrying the same request. Missing, blank or too "
+        "long: 400 invalid_idempotency_key."
+    ),
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_IDEMPOTENCY_KEY_CHARS,
+        "pattern": r"\S",
+    },
 }
-_ERROR_DOCS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorOut} for code in (400, 404, 409, 500, 503)
-}
+# auto_error off: a missing or malformed header is answered by ``_authorised`` with the
+# documented error body, not FastAPI's own.
+_BEARER = HTTPBearer(
+    auto_error=False, description="An API key the helpdesk holds (HELPDESK_API_KEYS_FILE)."
+)
+# What ``_authorised`` returns when the operator turned authentication off.
+_ANYONE = ApiKey(name="anyone", scopes=SCOPES, digest=b"")
 
 
 def build_api(settings: HelpdeskSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.keys = (
+            None if settings.api_keys_file is None else ApiKeyRing.from_file(settings.api_keys_file)
+        )
         store = TicketStore(settings.db_path)
         app.state.store = store
         try:
@@ -70,11 +84,13 @@ def build_api(settings: HelpdeskSettings) -> FastAPI:
             store.close()
 
     app = FastAPI(title="supportbus helpdesk (sandbox)", version=__version__, lifespan=lifespan)
-    app.add_exception_handler(HelpdeskError, _helpdesk_error_response)  # type: ignore[arg-type]
+    install_error_handlers(app)
     faults = _build_fault_injector(settings)
     app.include_router(_build_router(settings, faults))
     if faults is not None:
-        app.include_router(build_fault_control_router(faults))
+        app.include_router(
+            build_fault_control_router(faults), dependencies=[_authorised("faults:write")]
+        )
         app.add_middleware(LocalOnlyControl)
     return app
 
@@ -98,6 +114,29 @@ async def _get_store(request: Request) -> TicketStore:
 StoreDependency = Annotated[TicketStore, Depends(_get_store)]
 
 
+def _authorised(scope: Scope | None) -> Any:
+    """A dependency that lets a request through only with a key holding ``scope`` (None: any
+    valid key)."""
+
+    async def check(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+    ) -> ApiKey:
+        keys = cast(ApiKeyRing | None, request.app.state.keys)
+        if keys is None:
+            return _ANYONE
+        if credentials is None:
+            raise Unauthenticated("send an API key: Authorization: Bearer <key>")
+        key = keys.authenticate(credentials.credentials)
+        if key is None:
+            raise Unauthenticated("the API key is not one this helpdesk holds")
+        if scope is not None and scope not in key.scopes:
+            raise Forbidden(f"the API key '{key.name}' does not have the scope {scope}")
+        return key
+
+    return Depends(check)
+
+
 def _build_router(settings: HelpdeskSettings, faults: FaultInjector | None) -> APIRouter:
     router = APIRouter()
     base_url = settings.public_base_url
@@ -109,19 +148,26 @@ def _build_router(settings: HelpdeskSettings, faults: FaultInjector | None) -> A
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    @router.get("/v1/whoami", responses=ERROR_DOCS)
+    async def whoami(key: Annotated[ApiKey, _authorised(None)]) -> KeyOut:
+        """Who the presented key is and what it may do: clients check their key at start."""
+        return KeyOut(name=key.name, scopes=sorted(key.scopes))
+
     @router.post(
         "/v1/tickets",
         status_code=HTTPStatus.CREATED,
+        dependencies=[_authorised("tickets:create")],
         responses={
             HTTPStatus.OK.value: {"model": TicketOut, "description": "Replay of an earlier create"},
-            **_ERROR_DOCS,
+            **ERROR_DOCS,
         },
+        openapi_extra={"parameters": [_IDEMPOTENCY_KEY_PARAMETER]},
     )
     async def create_ticket(
         payload: TicketCreate,
         response: Response,
         store: StoreDependency,
-        idempotency_key: Annotated[str | None, Header()] = None,
+        idempotency_key: Annotated[str | None, Header(include_in_schema=False)] = None,
         x_fault: Annotated[
             str | None, Header(description="Test-only; see supportbus_helpdesk.faults")
         ] = None,
@@ -143,11 +189,11 @@ def _build_router(settings: HelpdeskSettings, faults: FaultInjector | None) -> A
         response.headers["Location"] = ticket_url(base_url, ticket.id)
         return TicketOut.of(ticket, base_url)
 
-    @router.get("/v1/tickets", responses=_ERROR_DOCS)
+    @router.get("/v1/tickets", responses=ERROR_DOCS, dependencies=[_authorised("tickets:read")])
     def list_tickets(
         store: StoreDependency,
-        limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
         status: Annotated[str | None, Query(min_length=1, max_length=32)] = None,
         queue: Annotated[ReplyRoute | None, Query(description="human: the handoff queue.")] = None,
     ) -> TicketPage:
@@ -159,7 +205,9 @@ def _build_router(settings: HelpdeskSettings, faults: FaultInjector | None) -> A
             total=store.count(status=status, queue=queue),
         )
 
-    @router.get("/v1/tickets/{ticket_id}", responses=_ERROR_DOCS)
+    @router.get(
+        "/v1/tickets/{ticket_id}", responses=ERROR_DOCS, dependencies=[_authorised("tickets:read")]
+    )
     def get_ticket(ticket_id: str, store: StoreDependency) -> TicketDetailOut:
         return TicketDetailOut.of(store.get(ticket_id), base_url)
 
@@ -191,12 +239,3 @@ def _require_idempotency_key(value: str | None) -> str:
             f"the Idempotency-Key header must be at most {MAX_IDEMPOTENCY_KEY_CHARS} characters"
         )
     return value
-
-
-async def _helpdesk_error_response(request: Request, error: HelpdeskError) -> JSONResponse:
-    status_code, code = next(
-        (_ERROR_RESPONSES[cls] for cls in type(error).__mro__ if cls in _ERROR_RESPONSES),
-        (HTTPStatus.INTERNAL_SERVER_ERROR, "helpdesk_error"),
-    )
-    body = ErrorOut(error=code, detail=str(error))
-    return JSONResponse(status_code=status_code, content=body.model_dump())

@@ -38,3 +38,11 @@ class InjectedFault(HelpdeskError, TransientError):
 
 class InjectedUnavailable(InjectedFault):
     """A failure drawn by the rate-based fault injection (``HELPDESK_FAULTS_5XX_RATE``)."""
+
+
+class Unauthenticated(HelpdeskError, PermanentError):
+    """No API key, or one the helpdesk does not hold (``HELPDESK_API_KEYS_FILE``)."""
+
+
+class Forbidden(HelpdeskError, PermanentError):
+    """A valid API key without the scope the endpoint needs."""

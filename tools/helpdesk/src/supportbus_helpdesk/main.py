@@ -5,14 +5,21 @@ from __future__ import annotations
 import uvicorn
 from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from pydantic import ValidationError
 
 from supportbus_helpdesk.api import build_api
+from supportbus_helpdesk.auth import ApiKeyFileError, ApiKeyRing
 from supportbus_helpdesk.settings import HelpdeskSettings
 from supportbus_runtime.telemetry import install_tracing
 
 
 def main() -> None:
-    settings = HelpdeskSettings()
+    try:
+        settings = HelpdeskSettings()
+        if settings.api_keys_file is not None:
+            ApiKeyRing.from_file(settings.api_keys_file)  # a bad file stops us here, plainly
+    except (ValidationError, ApiKeyFileError) as error:
+        raise SystemExit(f"supportbus-helpdesk: {error}") from None
     provider = install_tracing(
         "helpdesk",
         exporter=settings.telemetry_exporter,

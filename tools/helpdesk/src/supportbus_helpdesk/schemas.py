@@ -86,6 +86,11 @@ class TicketPage(BaseModel):
     total: int
 
 
+class KeyOut(BaseModel):
+    name: str
+    scopes: list[str]
+
+
 class ErrorOut(BaseModel):
     error: str
     detail: str

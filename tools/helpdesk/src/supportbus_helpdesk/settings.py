@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from supportbus_helpdesk.faults import MAX_DELAY_S
@@ -29,6 +29,17 @@ class HelpdeskSettings(BaseSettings):
     public_base_url: str = Field(
         default="http://127.0.0.1:8085",
         description="Base of the ticket URLs handed to clients (what customers/agents can reach).",
+    )
+    api_keys_file: Path | None = Field(
+        default=None,
+        description=(
+            "Digests of the API keys the helpdesk accepts, one 'name scopes sha256:<hex>' per "
+            "line (make them with supportbus-helpdesk-keys). Required unless auth_disabled."
+        ),
+    )
+    auth_disabled: bool = Field(
+        default=False,
+        description="Answer every caller without a key. Only for a sandbox nobody else reaches.",
     )
     log_level: LogLevel = "info"
     telemetry_exporter: Literal["none", "file", "otlp-grpc", "otlp-http"] = "none"
@@ -55,6 +66,20 @@ class HelpdeskSettings(BaseSettings):
     faults_seed: int | None = Field(
         default=None, description="Seed of the faults' random stream, for reproducible runs."
     )
+
+    @model_validator(mode="after")
+    def _authentication_is_configured(self) -> HelpdeskSettings:
+        # Secure by default: a helpdesk holds customers' names and e-mails, so running without
+        # keys has to be asked for by name.
+        if self.api_keys_file is None and not self.auth_disabled:
+            raise ValueError(
+                "set HELPDESK_API_KEYS_FILE to a file of API key digests (make one with "
+                "supportbus-helpdesk-keys), or HELPDESK_AUTH_DISABLED=true for a sandbox that "
+                "nobody else can reach"
+            )
+        if self.api_keys_file is not None and self.auth_disabled:
+            raise ValueError("HELPDESK_API_KEYS_FILE and HELPDESK_AUTH_DISABLED=true contradict")
+        return self
 
     @field_validator("public_base_url")
     @classmethod

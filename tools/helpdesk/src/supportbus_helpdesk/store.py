@@ -124,8 +124,9 @@ class TicketStore:
                 self._connection.execute("ROLLBACK")
                 raise
         if row["payload_hash"] != payload_hash:
+            # The key is not repeated: error answers never echo what the client sent.
             raise IdempotencyConflict(
-                f"idempotency key {idempotency_key!r} was already used for a different payload"
+                "the idempotency key was already used for a different payload"
             )
         return _ticket_from_row(row), created
 
