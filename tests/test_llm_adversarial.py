@@ -163,7 +163,9 @@ async def test_injections_never_steer_routing_priority_or_replies(
             if injected in prompts:
                 failures.append(f"{row['id']}: the model was told to pick {injected}")
                 kinds["instruction_reached_model"] += 1
-            outcomes["classifier:instruction_stripped"] += 1
+            elif injected in _request(row).query_text():
+                # Written plainly in the text, and gone from what the model read.
+                outcomes["classifier:instruction_stripped"] += 1
         # The screening's own verdict on what the customer wrote (flags are advisory: routing
         # never depends on them alone).
         flagged += bool(injection_flags(_request(row).query_text()))

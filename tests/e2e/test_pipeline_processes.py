@@ -17,10 +17,16 @@ from supportbus_cli.dlq import list_dead_letters
 from supportbus_cli.handoff_command import human_queue
 from supportbus_cli.publishing import RequestLine, publish_requests
 from supportbus_cli.settings import CliSettings
-from supportbus_contracts import ResponseReady, SupportRequest
-from supportbus_contracts.topics import REQUEST_RECEIVED
+from supportbus_contracts import KnowledgeRetrieved, ResponseReady, SupportRequest
+from supportbus_contracts.topics import KNOWLEDGE_RETRIEVED, REQUEST_RECEIVED
 from supportbus_devtools.localkafka import find_free_port
 from supportbus_devtools.stack import Stack, StackConfig
+from supportbus_devtools.topicreader import read_topics
+from supportbus_kb_gaps.catalog import load_catalog
+from supportbus_kb_gaps.decision import find_gap
+from supportbus_kb_gaps.declaration import GAP_FOUND_TOPIC
+from supportbus_kb_gaps.events import KnowledgeGapFound
+from supportbus_kb_gaps.settings import KbGapsSettings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -47,7 +53,13 @@ def _settings(bootstrap: str, prefix: str) -> CliSettings:
     return CliSettings(kafka_bootstrap_servers=bootstrap, topic_prefix=prefix)
 
 
-def _stack(bootstrap: str, prefix: str, env: dict[str, str], work_dir: Path) -> Stack:
+def _stack(
+    bootstrap: str,
+    prefix: str,
+    env: dict[str, str],
+    work_dir: Path,
+    agents: tuple[str, ...] = (),
+) -> Stack:
     return Stack(
         StackConfig(
             work_dir=work_dir,
@@ -55,8 +67,31 @@ def _stack(bootstrap: str, prefix: str, env: dict[str, str], work_dir: Path) -> 
             helpdesk_port=find_free_port(),
             topic_prefix=prefix,
             env=env,
+            agents=agents,
         )
     )
+
+
+def _gaps(bootstrap: str, prefix: str, request_ids: set[str]) -> tuple[set[str], set[str]]:
+    """(the requests the kb-gaps agent's decision says are gaps, the gaps it published), from
+    the retrieved topic it subscribes to and the topic it writes."""
+    catalog = load_catalog(KbGapsSettings().kb_dir)
+    min_score = KbGapsSettings().min_score
+
+    async def read() -> tuple[set[str], set[str]]:
+        expected = set()
+        async for record in read_topics(bootstrap, [prefix + KNOWLEDGE_RETRIEVED]):
+            event = KnowledgeRetrieved.model_validate_json(record.value or b"")
+            if event.request_id in request_ids and find_gap(event, catalog, min_score):
+                expected.add(event.request_id)
+        found: set[str] = set()
+        async for record in read_topics(
+            bootstrap, [prefix + GAP_FOUND_TOPIC], deadline_s=60, done=lambda: expected <= found
+        ):
+            found.add(KnowledgeGapFound.model_validate_json(record.value or b"").request_id)
+        return expected, found
+
+    return asyncio.run(read())
 
 
 def _assert_one_answer_each(
@@ -257,7 +292,9 @@ def test_bad_input_is_dead_lettered_with_reasons_while_good_requests_complete(
     }
     assert len(bad["MessageTooLarge"]) > 2_000_000
     topic = topic_prefix + REQUEST_RECEIVED
-    with _stack(kafka_bootstrap, topic_prefix, service_env, work_dir) as stack:
+    # An agent joins the bus beside the four services: its own group on the retrieved topic.
+    agents = ("kb-gaps",)
+    with _stack(kafka_bootstrap, topic_prefix, service_env, work_dir, agents) as stack:
         asyncio.run(publish_requests(settings, lines[:10], show_progress=False))
         asyncio.run(_publish_raw(kafka_bootstrap, topic, list(bad.values())))
         asyncio.run(publish_requests(settings, lines[10:], show_progress=False))
@@ -267,8 +304,13 @@ def test_bad_input_is_dead_lettered_with_reasons_while_good_requests_complete(
         ticket_count = stack.ticket_count()
         with stack.config.helpdesk_client() as helpdesk:
             queue, _ = human_queue(helpdesk, limit=200)
+        expected_gaps, gaps = _gaps(kafka_bootstrap, topic_prefix, set(found))
+        stack.check_alive()
     _assert_one_answer_each(found, lines)
     assert ticket_count == 20
+    # The agent published exactly the gaps its decision finds: none missed, none extra.
+    assert expected_gaps, "no request of the 20 is a gap: the check would prove nothing"
+    assert gaps == expected_gaps
     holding = found[asking.request_id][0]
     assert (holding.classification.route, holding.classification.route_reason) == (
         "human",

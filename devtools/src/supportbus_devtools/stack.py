@@ -34,6 +34,13 @@ class StackConfig:
     traces_dir: Path | None = None
     # Where the ticketer reaches the helpdesk, when not directly (e.g. through a fault proxy).
     ticketer_helpdesk_url: str | None = None
+    # Agents (agents/<name>, package supportbus_<name>) started beside the four services, each
+    # in its own consumer group on the topics it subscribes to.
+    agents: tuple[str, ...] = ()
+
+    @property
+    def consumers(self) -> tuple[str, ...]:
+        return (*SERVICES, *self.agents)
 
     @property
     def helpdesk_url(self) -> str:
@@ -58,8 +65,13 @@ def _telemetry_env(config: StackConfig, prefix: str) -> dict[str, str]:
     return {f"{prefix}TELEMETRY_EXPORTER": "file", f"{prefix}TELEMETRY_DIR": str(config.traces_dir)}
 
 
+def env_prefix(service: str) -> str:
+    """``kb-gaps`` -> ``KB_GAPS_``: the prefix of a service's or agent's settings."""
+    return f"{service.upper().replace('-', '_')}_"
+
+
 def _service_env(config: StackConfig, service: str, http_port: int) -> dict[str, str]:
-    prefix = f"{service.upper()}_"
+    prefix = env_prefix(service)
     return {
         f"{prefix}KAFKA_BOOTSTRAP_SERVERS": config.bootstrap_servers,
         f"{prefix}TOPIC_PREFIX": config.topic_prefix,
@@ -120,7 +132,7 @@ class Stack:
         self.config = config
         self.processes: dict[str, ManagedProcess] = {}
         # Free ports, so several stacks (and a developer's own services) can run side by side.
-        self.http_ports = {service: find_free_port() for service in SERVICES}
+        self.http_ports = {service: find_free_port() for service in config.consumers}
         base = {**os.environ, **config.env, "PYTHONUNBUFFERED": "1"}
         logs = config.work_dir / "logs"
         self.processes["helpdesk"] = ManagedProcess(
@@ -138,14 +150,14 @@ class Stack:
             logs / "helpdesk.log",
         )
         self._base_env = base
-        for service in SERVICES:
+        for service in config.consumers:
             self.processes[service] = self._service_process(service, service)
 
     def _service_process(self, service: str, name: str) -> ManagedProcess:
         env = {**self._base_env, **_service_env(self.config, service, self.http_ports[name])}
         # Static membership: a process restarted under its name gets its partitions back at
         # once, instead of the group waiting out the dead member's session.
-        env[f"{service.upper()}_GROUP_INSTANCE_ID"] = name
+        env[f"{env_prefix(service)}GROUP_INSTANCE_ID"] = name
         if service == "ticketer":
             env["TICKETER_HELPDESK_URL"] = (
                 self.config.ticketer_helpdesk_url or self.config.helpdesk_url
@@ -153,7 +165,7 @@ class Stack:
             env["TICKETER_HELPDESK_API_KEY_FILE"] = str(self.config.helpdesk_keys.ticketer_key_file)
         return ManagedProcess(
             name,
-            [sys.executable, "-m", f"supportbus_{service}.main"],
+            [sys.executable, "-m", f"supportbus_{service.replace('-', '_')}.main"],
             env,
             self.config.work_dir / "logs" / f"{name}.log",
         )
@@ -170,7 +182,7 @@ class Stack:
         self.config.helpdesk_keys.ensure()
         self.processes["helpdesk"].start()
         self.wait_helpdesk(timeout)
-        for service in SERVICES:
+        for service in self.config.consumers:
             self.processes[service].start()
         time.sleep(0.5)
         self.check_alive()

@@ -8,7 +8,6 @@ to the proxy or the helpdesk) goes to a thread.
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -42,7 +41,7 @@ class FaultRecord:
 Fault = Callable[[ScenarioEnv], Awaitable[FaultRecord]]
 
 
-async def _thread(function: Callable[..., Any], *args: Any) -> Any:
+async def run_in_thread(function: Callable[..., Any], *args: Any) -> Any:
     return await asyncio.to_thread(function, *args)
 
 
@@ -55,12 +54,12 @@ def kill_process(name: str) -> Fault:
     async def fault(env: ScenarioEnv) -> FaultRecord:
         process = env.stack.processes[name]
         started = time.time()
-        await _thread(process.kill_hard)
+        await run_in_thread(process.kill_hard)
         code = process.returncode
         await asyncio.sleep(env.restart_after_s)
-        await _thread(env.stack.restart, name)
+        await run_in_thread(env.stack.restart, name)
         if name == "helpdesk":
-            await _thread(env.stack.wait_helpdesk, 60.0)
+            await run_in_thread(env.stack.wait_helpdesk, 60.0)
         return FaultRecord(
             started,
             time.time(),
@@ -80,13 +79,13 @@ def rebalance_storm(
         kills: list[int | None] = []
         last = time.time()
         for _ in range(rounds):
-            names = [await _thread(env.stack.add_replica, s) for s in services]
+            names = [await run_in_thread(env.stack.add_replica, s) for s in services]
             # Long enough for the group to hand the newcomers partitions and records.
             await asyncio.sleep(max(env.restart_after_s, 4.0))
             last = time.time()
             for name in names:
                 process = env.stack.processes[name]
-                await _thread(process.kill_hard)
+                await run_in_thread(process.kill_hard)
                 kills.append(process.returncode)
             await asyncio.sleep(2.0)
         killed = sum(1 for code in kills if code == -9)
@@ -112,19 +111,19 @@ def broker_restart(*, hard: bool) -> Fault:
             raise FaultNotInjected("broker faults need the command's own broker")
         started = time.time()
         if hard:
-            code = await _thread(kafka.kill_hard)
+            code = await run_in_thread(kafka.kill_hard)
             how = f"SIGKILLed (exit {code})"
         else:
-            await _thread(kafka.stop)
+            await run_in_thread(kafka.stop)
             code, how = 0, "stopped (SIGTERM, clean shutdown)"
-        down = not await _thread(_accepts, kafka.port)
+        down = not await run_in_thread(_accepts, kafka.port)
         await asyncio.sleep(env.restart_after_s)
-        await _thread(kafka.start)
+        await run_in_thread(kafka.start)
         ended = time.time()
         await asyncio.sleep(5.0)  # let the services notice the broker is back
         retried = sum(
             [
-                await _thread(env.stack.metric_sum, name, "supportbus_publish_retries_total")
+                await run_in_thread(env.stack.metric_sum, name, "supportbus_publish_retries_total")
                 for name in env.stack.processes
                 if name != "helpdesk"
             ]
@@ -159,14 +158,14 @@ def toxic(link: str, kind: str, attributes: dict[str, Any], *, expect: str) -> F
 
     async def fault(env: ScenarioEnv) -> FaultRecord:
         proxies = env.shared.proxies
-        name = await _thread(_add_toxic, proxies, link, kind, attributes)
+        name = await run_in_thread(_add_toxic, proxies, link, kind, attributes)
         started = time.time()
         seen: Probe | None = None
         try:
-            seen = await _thread(probe, env.link_url(link, _probe_path(link)), 4.0)
+            seen = await run_in_thread(probe, env.link_url(link, _probe_path(link)), 4.0)
             await asyncio.sleep(max(env.fault_s - (time.time() - started), 0))
         finally:
-            await _thread(proxies.remove_toxic, link, name)
+            await run_in_thread(proxies.remove_toxic, link, name)
         happened = {
             "slow": seen.seconds >= 1.0,
             "timeout": not seen.ok and "Timeout" in seen.error,
@@ -195,13 +194,13 @@ def outage(links: tuple[str, ...]) -> Fault:
         proxies = env.shared.proxies
         started = time.time()
         for link in links:
-            await _thread(proxies.set_enabled, link, False)
+            await run_in_thread(proxies.set_enabled, link, False)
         try:
-            seen = await _thread(probe, env.link_url(links[0], _probe_path(links[0])), 2.0)
+            seen = await run_in_thread(probe, env.link_url(links[0], _probe_path(links[0])), 2.0)
             await asyncio.sleep(env.outage_s)
         finally:
             for link in links:
-                await _thread(proxies.set_enabled, link, True)
+                await run_in_thread(proxies.set_enabled, link, True)
         return FaultRecord(
             started,
             time.time(),
@@ -228,12 +227,12 @@ def helpdesk_faults(settings: dict[str, float], counter: str) -> Fault:
         url = f"{env.helpdesk_url}/_faults"
         auth = env.stack.config.helpdesk_keys.operator_headers()
         started = time.time()
-        await _thread(_put, url, auth, settings)
+        await run_in_thread(_put, url, auth, settings)
         try:
             await asyncio.sleep(env.fault_s)
         finally:
-            await _thread(_put, url, auth, {k: 0.0 for k in settings if k.endswith("rate")})
-        state = await _thread(_get, url, auth)
+            await run_in_thread(_put, url, auth, {k: 0.0 for k in settings if k.endswith("rate")})
+        state = await run_in_thread(_get, url, auth)
         injected = int(state.get("injected", {}).get(counter, 0))
         replays = int(state.get("replays", 0))
         return FaultRecord(
@@ -259,66 +258,3 @@ def _get(url: str, auth: dict[str, str]) -> dict[str, Any]:
     response.raise_for_status()
     data: dict[str, Any] = response.json()
     return data
-
-
-# -- the LLM stand-in's script -------------------------------------------------------------------
-
-
-StepMaker = Callable[[random.Random, int], list[dict[str, Any]]]
-
-
-def llm_script(make_steps: StepMaker, kind: str, *, breaker: bool = False) -> Fault:
-    """For ``fault_s`` the LLM stub answers from a script of bad answers (429s, 5xx), then
-    valid ones again; proof is the stub's count of what it served, and for a storm that the
-    breaker opened and closed again."""
-
-    async def fault(env: ScenarioEnv) -> FaultRecord:
-        stub = env.shared.stub
-        if stub is None:
-            raise FaultNotInjected("LLM faults need the LLM stub")
-        # More bad answers than the fault can use up: the fault ends by the clock, not by them.
-        steps = make_steps(random.Random(7), 20_000)
-        started = time.time()
-        await _thread(stub.script, steps, {"kind": "echo_valid"})
-        try:
-            await asyncio.sleep(env.fault_s)
-            stats = await _thread(stub.stats)
-        finally:
-            await _thread(stub.script, [], {"kind": "echo_valid"})
-        ended = time.time()
-        count = int(stats.get("by_kind", {}).get(kind, 0))
-        detail = f"LLM endpoint for {env.fault_s:g} s: {count} {kind} served"
-        if not breaker:
-            return FaultRecord(started, ended, count > 0, detail)
-        # The breaker opened (answers fell back with circuit_open) and closed again after its
-        # cooldown (answers composed by the LLM once more), within a bounded wait.
-        closed_again = await _llm_answers_after(env, ended, wait_s=30.0)
-        opened = sum(n for tag, n in env.sightings.fallbacks.items() if "circuit_open" in tag)
-        return FaultRecord(
-            started,
-            ended,
-            count > 0 and opened > 0 and closed_again,
-            f"{detail}; breaker open for {opened} answers, closed again: {closed_again}",
-        )
-
-    return fault
-
-
-async def _llm_answers_after(env: ScenarioEnv, since: float, *, wait_s: float) -> bool:
-    deadline = time.time() + wait_s
-    while time.time() < deadline:
-        if any(at > since for at in env.sightings.llm_answers_after.values()):
-            return True
-        await asyncio.sleep(0.5)
-    return False
-
-
-def rate_limit_storm(rng: random.Random, count: int) -> list[dict[str, Any]]:
-    return [{"kind": "rate_limit", "retry_after": 1} for _ in range(count)]
-
-
-def errors_30_percent(rng: random.Random, count: int) -> list[dict[str, Any]]:
-    return [
-        {"kind": "error", "status": 503} if rng.random() < 0.3 else {"kind": "echo_valid"}
-        for _ in range(count)
-    ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from supportbus_cli.chaos import faults as f
+from supportbus_cli.chaos import llm_faults
 from supportbus_cli.chaos.environment import HELPDESK_LINK, LLM_LINK, StackKind
 from supportbus_runtime.errors import ConfigurationError
 
@@ -111,14 +112,14 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "llm-5xx",
         "30% of LLM calls answered 503 (LLM mode)",
-        f.llm_script(f.errors_30_percent, "error"),
+        llm_faults.llm_script(llm_faults.errors_30_percent, "error"),
         kind="llm",
         lasts="fault",
     ),
     Scenario(
         "llm-429-storm",
         "every LLM call answered 429 with Retry-After for a while (LLM mode)",
-        f.llm_script(f.rate_limit_storm, "rate_limit", breaker=True),
+        llm_faults.llm_script(llm_faults.rate_limit_storm, "rate_limit", breaker=True),
         kind="llm",
         lasts="fault",
     ),
