@@ -20,6 +20,7 @@ from supportbus_cli.settings import CliSettings
 from supportbus_contracts import KnowledgeRetrieved, ResponseReady, SupportRequest
 from supportbus_contracts.topics import KNOWLEDGE_RETRIEVED, REQUEST_RECEIVED
 from supportbus_devtools.localkafka import find_free_port
+from supportbus_devtools.processes import read_lines
 from supportbus_devtools.stack import Stack, StackConfig
 from supportbus_devtools.topicreader import read_topics
 from supportbus_kb_gaps.catalog import load_catalog
@@ -142,6 +143,11 @@ def test_200_requests_get_200_replies_and_200_distinct_tickets_with_two_of_some_
         stack.check_alive()
         ticket_count = stack.ticket_count()
         handled = {name: _handled(stack, name) for name in ("classifier", "ticketer", *replicas)}
+        access_lines = {
+            name: sum('"message": "Received"' in line for line in read_lines(process.log_path))
+            for name, process in stack.processes.items()
+            if name != "helpdesk"
+        }
     print(
         f"\nE2E: 200 requests answered in {elapsed:.1f} s ({200 / elapsed:.1f} req/s); "
         f"handled per process: {handled}"
@@ -149,6 +155,8 @@ def test_200_requests_get_200_replies_and_200_distinct_tickets_with_two_of_some_
     _assert_one_answer_each(found, lines)
     assert ticket_count == 200
     assert asyncio.run(list_dead_letters(settings)) == []
+    # No per-record access log by default (*_ACCESS_LOG): 200 records, not one "Received".
+    assert set(access_lines.values()) == {0}, access_lines
     # Both processes of a scaled service took a share of the partitions and of the work.
     assert all(count > 0 for count in handled.values()), handled
     assert handled["classifier"] + handled["classifier-2"] >= 200

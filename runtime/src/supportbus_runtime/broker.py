@@ -51,6 +51,7 @@ def build_broker(
         # Many records in flight publish at once: a few ms of linger fills batches.
         linger_ms=settings.producer_linger_ms,
         logger=logging.getLogger(f"supportbus.{client_id}.broker"),
+        log_level=logging.INFO if settings.access_log else logging.DEBUG,
         middlewares=tuple(middlewares),
         # No dependency injection: handlers receive the message (see records.message_itself).
         apply_types=False,
