@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_openai import ChatOpenAI
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, SecretStr, ValidationError
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -111,22 +112,24 @@ class LlmClient:
             if settings.llm_fallback_model
             else None
         )
-        self._runnables: dict[tuple[int, type[BaseModel]], Any] = {}
+        self._tool_bindings: dict[tuple[int, type[BaseModel]], tuple[Any, str]] = {}
         self.breaker = breaker or CircuitBreaker(
             failure_threshold=settings.llm_breaker_failures,
             cooldown_s=settings.llm_breaker_cooldown_s,
         )
 
-    def _structured_runnable(self, chat: ChatOpenAI, schema: type[BaseModel]) -> Any:
-        # Built once per model and schema: building it converts the schema to a tool each time.
+    def _tool_bound(self, chat: ChatOpenAI, schema: type[BaseModel]) -> tuple[Any, str]:
+        """The model with ``schema`` bound as its one tool, which it must call; built once per
+        model and schema (binding converts the schema each time). Not ``with_structured_output``:
+        its parser chain costs about 3 ms of CPU per call (6.4 against 3.5 ms, 64 calls in
+        flight), half of a structured call's CPU, for what one ``model_validate`` does."""
         key = (id(chat), schema)
-        runnable = self._runnables.get(key)
-        if runnable is None:
-            runnable = chat.with_structured_output(
-                schema, method="function_calling", include_raw=True
-            )
-            self._runnables[key] = runnable
-        return runnable
+        bound = self._tool_bindings.get(key)
+        if bound is None:
+            name = str(convert_to_openai_tool(schema)["function"]["name"])
+            bound = (chat.bind_tools([schema], tool_choice=name), name)
+            self._tool_bindings[key] = bound
+        return bound
 
     # ------------------------------------------------------------------ prompt budget
     def messages(self, prompt: Prompt, *, extra_tokens: int = 0) -> tuple[list[BaseMessage], bool]:
@@ -161,20 +164,17 @@ class LlmClient:
         messages, trimmed = self.messages(prompt, extra_tokens=_schema_tokens(schema))
 
         async def call(chat: ChatOpenAI) -> tuple[M | None, AIMessage, str | None]:
-            out: dict[str, Any] = await self._structured_runnable(chat, schema).ainvoke(messages)
-            parsed = out.get("parsed")
-            error = out.get("parsing_error")
-            value = parsed if isinstance(parsed, schema) else None
-            raw_message = out["raw"]
-            reason = None
-            if value is None:
-                if error is not None:
-                    reason = f"invalid_output:{type(error).__name__}"
-                elif getattr(raw_message, "invalid_tool_calls", None):
-                    reason = "invalid_output:arguments_not_json"
-                else:
-                    reason = "invalid_output:no_tool_call"
-            return value, raw_message, reason
+            bound, name = self._tool_bound(chat, schema)
+            raw_message: AIMessage = await bound.ainvoke(messages)
+            calls = [c for c in raw_message.tool_calls if c["name"] == name]
+            if calls:
+                try:
+                    return schema.model_validate(calls[0]["args"]), raw_message, None
+                except ValidationError as error:
+                    return None, raw_message, f"invalid_output:{type(error).__name__}"
+            if raw_message.invalid_tool_calls:  # arguments that are not JSON
+                return None, raw_message, "invalid_output:arguments_not_json"
+            return None, raw_message, "invalid_output:no_tool_call"
 
         return await self._route(call, trimmed)
 
