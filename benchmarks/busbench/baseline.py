@@ -53,17 +53,19 @@ class Local:
     def __init__(self, model_path: Path, index_dir: Path) -> None:
         self.classifier_settings = ClassifierSettings(model_path=model_path, batch_wait_ms=0)
         taxonomy = Taxonomy.load(self.classifier_settings.taxonomy_path)
-        # One embedder each, as in the two services' own processes.
+        # One embedder each, as in the two services' own processes. Every core (None): the
+        # sequential pipeline runs alone and one request at a time, where a second
+        # onnxruntime thread shortens each call; the services' default of one is for sharing.
         embedder = MiniLMEmbedder(
             self.classifier_settings.resolved_model_path(self.classifier_settings.shared_dir),
-            threads=self.classifier_settings.embedding_threads,
+            threads=None,
         )
         self.model = LinearIntentModel.load(model_path, embedder=embedder, taxonomy=taxonomy)
         embedder.load()
         self.retriever_settings = RetrieverSettings(index_dir=index_dir, batch_wait_ms=0)
         retriever_embedder = MiniLMEmbedder(
             self.retriever_settings.resolved_model_path(self.retriever_settings.shared_dir),
-            threads=self.retriever_settings.embedding_threads,
+            threads=None,
         )
         retriever_embedder.load()
         self.index = build_index(self.retriever_settings, retriever_embedder)

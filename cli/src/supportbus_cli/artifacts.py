@@ -20,8 +20,12 @@ from supportbus_runtime.embedding import MiniLMEmbedder, TextEmbedder
 
 
 def embedder_for(settings: ClassifierSettings | RetrieverSettings) -> MiniLMEmbedder:
+    """For the batch jobs (train, index build, eval): every core unless the setting is given,
+    since nothing else runs beside them; a service's default of one thread is for sharing."""
+    chosen = "embedding_threads" in settings.model_fields_set
     return MiniLMEmbedder(
-        settings.resolved_model_path(settings.shared_dir), threads=settings.embedding_threads
+        settings.resolved_model_path(settings.shared_dir),
+        threads=settings.embedding_threads if chosen else None,
     )
 
 
