@@ -113,6 +113,29 @@ def test_eval_retrieve_expands_only_with_train_and_shows_every_mode(
 
 
 @pytest.mark.model
+def test_eval_retrieve_on_the_haystack_store_shows_its_modes_and_refuses_train(
+    small_split: tuple[Path, Path],
+) -> None:
+    train, test = small_split
+    argv = ["eval", "retrieve", "--test", str(test), "--store", "haystack"]
+    result = runner.invoke(app, [*argv, "--mode", "all", "--json"])
+    assert result.exit_code == 0, result.output
+    reports = json.loads(result.stdout.strip().splitlines()[-1])["results"]
+    assert [(r["store"], r["mode"]) for r in reports] == [
+        ("haystack", "fused"),
+        ("haystack", "vector"),
+        ("haystack", "lexical"),
+    ]
+    assert all(0.3 < r["recall_at_k"] <= 1.0 for r in reports), reports
+    hybrid = runner.invoke(app, [*argv, "--mode", "hybrid"])
+    assert hybrid.exit_code != 0
+    assert "needs --store weaviate" in " ".join(hybrid.output.split())
+    expanded = runner.invoke(app, [*argv, "--train", str(train)])
+    assert expanded.exit_code != 0
+    assert "for the local store only" in " ".join(expanded.output.split())
+
+
+@pytest.mark.model
 def test_eval_retrieve_refuses_a_train_file_that_shares_texts_with_the_test(
     small_split: tuple[Path, Path],
 ) -> None:

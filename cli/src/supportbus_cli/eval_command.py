@@ -67,15 +67,16 @@ def eval_retrieve(
     test_csv: Annotated[Path, typer.Option("--test", help="Test CSV.")],
     k: Annotated[int, typer.Option(min=1, max=20)] = 3,
     store: Annotated[
-        Literal["local", "weaviate"] | None,
+        Literal["local", "weaviate", "haystack"] | None,
         typer.Option(help="Vector store (default: RETRIEVER_STORE, else local)."),
     ] = None,
     mode: Annotated[
         list[str] | None,
         typer.Option(
-            help="local: vector, lexical or fused; weaviate: vector or hybrid; all: every mode "
-            "of the store side by side (repeat --mode for a few). Default: RETRIEVER_SEARCH_MODE "
-            "if the store has it, else fused (local) / hybrid (weaviate)."
+            help="local and haystack: vector, lexical or fused; weaviate: vector or hybrid; all: "
+            "every mode of the store side by side (repeat --mode for a few). Default: "
+            "RETRIEVER_SEARCH_MODE if the store has it, else fused (local, haystack) / hybrid "
+            "(weaviate)."
         ),
     ] = None,
     train_csv: Annotated[

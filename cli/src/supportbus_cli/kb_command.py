@@ -83,6 +83,12 @@ def ingest_command(
     written, chunks of removed or shortened articles are deleted, nothing is duplicated."""
     settings = RetrieverSettings()
     started = time.perf_counter()
+    if (store or settings.store) == "haystack":
+        console.print(
+            f"RETRIEVER_STORE=haystack indexes {settings.kb_dir} in memory when the retriever "
+            "starts: nothing to ingest"
+        )
+        return
     if (store or settings.store) == "local":
         artifacts.build_index(settings)
         console.print(

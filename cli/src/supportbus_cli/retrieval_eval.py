@@ -18,6 +18,7 @@ from typing import cast
 from supportbus_classifier.training import read_labelled_csv
 from supportbus_cli.progress import progress_bar
 from supportbus_retriever.expansion import NO_EXPANSION, Expansion
+from supportbus_retriever.haystack_store import HaystackKnowledgeIndex
 from supportbus_retriever.kb import load_articles
 from supportbus_retriever.llama_index_store import LlamaIndexKnowledgeIndex, LocalMode
 from supportbus_retriever.ports import KnowledgeIndex
@@ -109,15 +110,14 @@ def retrieval_index(
 ) -> Iterator[KnowledgeIndex]:
     """An index over the articles in ``settings.kb_dir`` as they are now, in the chosen store.
 
-    Like the local store (built in a scratch dir), the Weaviate store is filled into a scratch
-    collection on the configured server and dropped afterwards: the evaluation measures the
-    knowledge base in the checkout and never touches the collection the service reads.
+    Like the local store (built in a scratch dir) and the Haystack one (in memory), the
+    Weaviate store is filled into a scratch collection on the configured server and dropped
+    afterwards: the evaluation measures the knowledge base in the checkout and never touches
+    the collection the service reads.
     """
-    if store == "local":
-        with tempfile.TemporaryDirectory() as scratch:
-            yield LlamaIndexKnowledgeIndex.build(
-                settings.kb_dir, Path(scratch), embedder=embedder, mode=cast(LocalMode, mode)
-            )
+    if store != "weaviate":
+        with _one_build(settings, store, embedder, NO_EXPANSION) as built:
+            yield built.with_mode(cast(LocalMode, mode))
         return
     from supportbus_cli.kb_command import ingest_with_progress
     from supportbus_retriever.weaviate_store import SearchMode as WeaviateMode
@@ -175,7 +175,8 @@ def retrieval_evals(
 ) -> list[Result]:
     """``supportbus eval retrieve``: the metrics of each mode, and the store and mode behind them.
     The local modes share one build (with ``train_csv``'s texts as expansion questions, if
-    given); each Weaviate mode gets its own scratch collection."""
+    given), so do the Haystack modes (one in-memory store); each Weaviate mode gets its own
+    scratch collection."""
     chosen_store, chosen_modes = resolve_store_and_modes(settings, store, modes)
     if train_csv is not None and chosen_store != "local":
         raise ConfigurationError("--train (question expansion) is for the local store only")
@@ -185,12 +186,8 @@ def retrieval_evals(
         return f" ({mode})" if len(chosen_modes) > 1 else ""
 
     results: list[Result] = []
-    if chosen_store == "local":
-        with tempfile.TemporaryDirectory() as scratch:
-            built = LlamaIndexKnowledgeIndex.build(
-                settings.kb_dir, Path(scratch), embedder=embedder, expansion=expansion
-            )
-            attached = (built.expansion or {}).get("attached", 0)
+    if chosen_store != "weaviate":
+        with _one_build(settings, chosen_store, embedder, expansion) as built:
             for mode in chosen_modes:
                 view = built.with_mode(cast(LocalMode, mode))
                 report = evaluate_retrieval(
@@ -202,8 +199,9 @@ def retrieval_evals(
                     label=label(mode),
                 )
                 result = _result(report, chosen_store, mode, settings)
-                result["expansion_questions"] = len(expansion)
-                result["expansion_units"] = attached
+                if isinstance(built, LlamaIndexKnowledgeIndex):
+                    result["expansion_questions"] = len(expansion)
+                    result["expansion_units"] = (built.expansion or {}).get("attached", 0)
                 if overlap:
                     result["overlap_dropped"] = overlap
                 results.append(result)
@@ -220,6 +218,25 @@ def retrieval_evals(
             )
         results.append(_result(report, chosen_store, mode, settings))
     return results
+
+
+@contextmanager
+def _one_build(
+    settings: RetrieverSettings, store: StoreName, embedder: TextEmbedder, expansion: Expansion
+) -> Iterator[LlamaIndexKnowledgeIndex | HaystackKnowledgeIndex]:
+    """The index every mode of a local or Haystack evaluation searches (``with_mode``)."""
+    if store == "haystack":
+        yield HaystackKnowledgeIndex.build(
+            settings.kb_dir,
+            embedder=embedder,
+            model_path=settings.resolved_model_path(settings.shared_dir),
+            threads=settings.embedding_threads,
+        )
+        return
+    with tempfile.TemporaryDirectory() as scratch:
+        yield LlamaIndexKnowledgeIndex.build(
+            settings.kb_dir, Path(scratch), embedder=embedder, expansion=expansion
+        )
 
 
 def retrieval_eval(

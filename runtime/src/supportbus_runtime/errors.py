@@ -36,6 +36,7 @@ to the code, so a new error class is drawn here or the test fails)::
     │   ├── KnowledgeBaseError    +RetrieverError
     │   ├── IndexUnavailable      +RetrieverError
     │   ├── SearchModeUnsupported +RetrieverError +ValueError
+    │   ├── StoreExtraMissing     +RetrieverError  the store's optional extra is not installed
     │   ├── HelpdeskKeyRefused    +TicketerError +PermanentError  the helpdesk refuses our key
     │   └── ApiKeyFileError       +HelpdeskError  the helpdesk's keys file is unusable
     ├── ClassifierError           the classifier's root; alone: unusable training data

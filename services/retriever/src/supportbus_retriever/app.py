@@ -49,11 +49,37 @@ def build_index(settings: RetrieverSettings, embedder: TextEmbedder) -> Knowledg
             mode,
         )
         return index
+    if settings.store == "haystack":
+        return _haystack_index(settings, embedder, mode)
     local = LlamaIndexKnowledgeIndex.load(
         settings.index_dir, embedder=embedder, kb_dir=settings.kb_dir, mode=cast(LocalMode, mode)
     )
     log.info("knowledge index: local %s (%s search)", settings.index_dir, mode)
     return local
+
+
+def _haystack_index(
+    settings: RetrieverSettings, embedder: TextEmbedder, mode: str
+) -> KnowledgeIndex:
+    """The articles indexed in memory now, by a Haystack pipeline (the retriever's haystack
+    extra; without it StoreExtraMissing names the extra)."""
+    from supportbus_retriever.haystack_store import HaystackKnowledgeIndex, HaystackMode
+
+    index = HaystackKnowledgeIndex.build(
+        settings.kb_dir,
+        embedder=embedder,
+        model_path=settings.resolved_model_path(settings.shared_dir),
+        threads=settings.embedding_threads,
+        mode=cast(HaystackMode, mode),
+    )
+    log.info(
+        "knowledge index: haystack in memory, %s (%d chunks, %s search; question expansion is "
+        "the local store's, not used)",
+        settings.kb_dir,
+        index.chunks,
+        mode,
+    )
+    return index
 
 
 def build_app(settings: RetrieverSettings, *, index: KnowledgeIndex | None = None) -> ServiceApp:

@@ -24,6 +24,11 @@ class IndexUnavailable(RetrieverError, ConfigurationError):
     """The vector index is missing, unreadable, or older than the knowledge base."""
 
 
+class StoreExtraMissing(RetrieverError, ConfigurationError):
+    """The configured store (``RETRIEVER_STORE``) needs an optional extra of the retriever that
+    is not installed (``haystack``: ``supportbus-retriever[haystack]``)."""
+
+
 class SearchModeUnsupported(RetrieverError, ConfigurationError, ValueError):
     """The configured store cannot search the configured way (``RETRIEVER_SEARCH_MODE``).
 

@@ -27,11 +27,9 @@ snapshot keeps only the questions' vectors and intents, not their text.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -56,6 +54,7 @@ from supportbus_retriever.lexical import (
     build_lexical,
 )
 from supportbus_retriever.ports import ArticleHit
+from supportbus_retriever.search_thread import SearchThread
 from supportbus_retriever.snapshot import ChunkSnapshot, QuestionVectors
 from supportbus_runtime.embedding import TextEmbedder
 from supportbus_runtime.telemetry import tracer
@@ -87,7 +86,7 @@ class LlamaIndexKnowledgeIndex:
         if mode not in LOCAL_MODES:
             raise ValueError(f"the local store searches {'|'.join(LOCAL_MODES)}, not {mode!r}")
         self._embedder = embedder
-        self._executor: ThreadPoolExecutor | None = None  # started by the first async search
+        self._thread = SearchThread("vector-search")
         self._chunks = chunks
         self._lexical = lexical
         self.mode: LocalMode = mode
@@ -255,13 +254,8 @@ class LlamaIndexKnowledgeIndex:
     async def search_by_vector(
         self, query: str, vector: Sequence[float], k: int
     ) -> list[ArticleHit]:
-        if self._executor is None:
-            _one_blas_thread()
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vector-search")
         with _tracer.start_as_current_span("vector_search") as span:
-            return await asyncio.get_running_loop().run_in_executor(
-                self._executor, self._search, span, query, list(vector), k
-            )
+            return await self._thread.run(self._search, span, query, list(vector), k)
 
     def _search(self, span: Span, query: str, vector: list[float], k: int) -> list[ArticleHit]:
         span.set_attribute("supportbus.vector_store", "llama-index-simple")
@@ -329,9 +323,7 @@ class LlamaIndexKnowledgeIndex:
         return self._chunks.article_scores(queries, article_ids)
 
     def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
+        self._thread.close()
 
 
 def _embed_questions(
@@ -344,13 +336,3 @@ def _embed_questions(
     batches = [embedder.embed(texts[i : i + 256]) for i in range(0, len(texts), 256)]
     vectors = np.concatenate(batches) if batches else np.zeros((0, 1), dtype=np.float32)
     return QuestionVectors.of(vectors.astype(np.float32), [i for _, i in kept])
-
-
-def _one_blas_thread() -> None:
-    """Serving: one BLAS thread for the process. A search is a product of a few MB (the
-    question vectors), about a millisecond on one core; OpenBLAS starts a thread per core and
-    they spin between calls, which under load cost the retriever 11.5 ms of CPU per request
-    instead of 3.3 (benchmarks/throughput.py, sustained embedded run)."""
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(limits=1, user_api="blas")

@@ -10,12 +10,13 @@ from pydantic_settings import SettingsConfigDict
 from supportbus_retriever.errors import SearchModeUnsupported
 from supportbus_runtime.settings import EmbeddingSettingsMixin, ServiceSettings, repo_root
 
-StoreName = Literal["local", "weaviate"]
+StoreName = Literal["local", "weaviate", "haystack"]
 SearchMode = Literal["vector", "lexical", "fused", "hybrid"]
 # What each store can search, its default first.
 STORE_MODES: dict[StoreName, tuple[SearchMode, ...]] = {
     "local": ("fused", "vector", "lexical"),
     "weaviate": ("hybrid", "vector"),
+    "haystack": ("fused", "vector", "lexical"),
 }
 
 
@@ -51,9 +52,11 @@ class RetrieverSettings(ServiceSettings, EmbeddingSettingsMixin):
     )
     intent_boost_min_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
 
-    store: Literal["local", "weaviate"] = Field(
+    store: StoreName = Field(
         default="local",
-        description="local: the persisted LlamaIndex store in index_dir; weaviate: a server.",
+        description="local: the persisted LlamaIndex store in index_dir; weaviate: a server; "
+        "haystack: a Haystack pipeline over the articles, indexed in memory at start (needs "
+        "the supportbus-retriever[haystack] extra; no question expansion).",
     )
     weaviate_url: str = Field(
         default="http://127.0.0.1:8080", description="REST endpoint; gRPC is on the same host."
@@ -70,7 +73,8 @@ class RetrieverSettings(ServiceSettings, EmbeddingSettingsMixin):
         default=None,
         description=(
             "local: vector, lexical (BM25) or fused (both, by RRF; the default); "
-            "weaviate: vector or hybrid (Weaviate's own BM25 fusion; the default)."
+            "weaviate: vector or hybrid (Weaviate's own BM25 fusion; the default); "
+            "haystack: vector, lexical or fused (its DocumentJoiner's RRF; the default)."
         ),
     )
     # Question expansion (supportbus_retriever.expansion): the local index's BM25 also indexes
