@@ -199,3 +199,44 @@ async def test_echo_valid_answers_pass_the_real_classifier_and_composer_first_ti
     assert (reply.composer, reply.fallback_reason) == ("llm", None)
     assert reply.cited_article_ids == ["kb-card-delivery-times", "kb-order-physical-card"]
     assert ticket.url in reply.text
+
+
+def _review(reply: str, *, tools: bool = True) -> dict[str, object]:
+    client = _client()
+    client.post("/_script", json={"steps": [], "default": {"kind": "echo_valid"}})
+    user = (
+        "Review the support reply below.\n\nHelp articles the reply cites:\n\n"
+        "[kb-lost-card] Lost card\nFreeze your card in the app, then order a replacement card. "
+        "A frozen card cannot be used for payments."
+        f"\n\nThe reply under review:\n<<<CUSTOMER_MESSAGE>>>\n{reply}\n<<<END_CUSTOMER_MESSAGE>>>"
+    )
+    body: dict[str, object] = {
+        "model": "m",
+        "messages": [
+            {"role": "system", "content": "You are Support reply QA reviewer."},
+            {"role": "user", "content": user},
+        ],
+    }
+    if tools:
+        body["tools"] = [{"type": "function", "function": {"name": "ReviewAnswer"}}]
+    message = client.post("/v1/chat/completions", json=body).json()["choices"][0]["message"]
+    if tools:
+        (call,) = message["tool_calls"]
+        assert call["function"]["name"] == "ReviewAnswer"
+        return dict(json.loads(call["function"]["arguments"]))
+    return dict(json.loads(message["content"]))
+
+
+def test_echo_valid_reviews_a_grounded_polite_reply_with_no_findings() -> None:
+    review = _review(
+        "Hello! Freeze your card in the app, then order a replacement card: a frozen card "
+        "cannot be used for payments."
+    )
+    assert review == {"score": 1.0, "findings": []}
+
+
+def test_echo_valid_review_finds_ungrounded_words_promises_and_rudeness() -> None:
+    review = _review("We guarantee a refund tomorrow for everybody whatsoever.", tools=False)
+    kinds = [f["kind"] for f in review["findings"]]  # type: ignore[attr-defined]
+    assert kinds == ["grounded", "unsupported_promise", "unsupported_promise", "polite", "complete"]
+    assert review["score"] == 0.0

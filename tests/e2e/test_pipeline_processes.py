@@ -6,8 +6,11 @@ import asyncio
 import json
 import threading
 import time
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
+import jsonschema
 import pytest
 from aiokafka import AIOKafkaProducer
 
@@ -28,6 +31,8 @@ from supportbus_kb_gaps.decision import find_gap
 from supportbus_kb_gaps.declaration import GAP_FOUND_TOPIC
 from supportbus_kb_gaps.events import KnowledgeGapFound
 from supportbus_kb_gaps.settings import KbGapsSettings
+from supportbus_llm_stub.testing import StubServer
+from supportbus_runtime.settings import repo_root
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -91,6 +96,35 @@ def _gaps(bootstrap: str, prefix: str, request_ids: set[str]) -> tuple[set[str],
         ):
             found.add(KnowledgeGapFound.model_validate_json(record.value or b"").request_id)
         return expected, found
+
+    return asyncio.run(read())
+
+
+# The reviewer is a standalone agent (its own environment: CrewAI pins an older pydantic), so
+# this environment cannot import its event class: its records are checked against the JSON
+# Schema the agent commits, as any other consumer of its topic would.
+REVIEWED_TOPIC = "support.reply.reviewed.v1"
+REVIEWED_SCHEMA = repo_root() / "agents" / "reviewer" / "schemas" / f"{REVIEWED_TOPIC}.json"
+
+
+def _reviews(bootstrap: str, prefix: str, expected: set[str]) -> dict[str, list[dict[str, Any]]]:
+    """The reviewer's events for the requests in ``expected``, by request id, each one valid
+    against the agent's committed schema."""
+    validator = jsonschema.Draft202012Validator(json.loads(REVIEWED_SCHEMA.read_text()))
+
+    async def read() -> dict[str, list[dict[str, Any]]]:
+        found: dict[str, list[dict[str, Any]]] = {}
+        async for record in read_topics(
+            bootstrap,
+            [prefix + REVIEWED_TOPIC],
+            idle_timeout_s=30,
+            deadline_s=120,
+            done=lambda: expected <= set(found),
+        ):
+            review = json.loads(record.value or b"")
+            validator.validate(review)
+            found.setdefault(review["request_id"], []).append(review)
+        return found
 
     return asyncio.run(read())
 
@@ -300,9 +334,18 @@ def test_bad_input_is_dead_lettered_with_reasons_while_good_requests_complete(
     }
     assert len(bad["MessageTooLarge"]) > 2_000_000
     topic = topic_prefix + REQUEST_RECEIVED
-    # An agent joins the bus beside the four services: its own group on the retrieved topic.
-    agents = ("kb-gaps",)
-    with _stack(kafka_bootstrap, topic_prefix, service_env, work_dir, agents) as stack:
+    # Two agents join the bus beside the four services, each in its own consumer group: kb-gaps
+    # (the retrieved topic) and the CrewAI reviewer (the replies; standalone, its own
+    # environment, its LLM the stub); the retriever searches with the Haystack pipeline.
+    agents = ("kb-gaps", "reviewer")
+    llm = StubServer(echo_valid=True, log_path=work_dir / "logs" / "llm-stub.log").start()
+    env = {
+        **service_env,
+        "RETRIEVER_STORE": "haystack",
+        "REVIEWER_LLM_BASE_URL": llm.base_url,
+        "REVIEWER_LLM_MODEL": "stub-large",
+    }
+    with llm, _stack(kafka_bootstrap, topic_prefix, env, work_dir, agents) as stack:
         asyncio.run(publish_requests(settings, lines[:10], show_progress=False))
         asyncio.run(_publish_raw(kafka_bootstrap, topic, list(bad.values())))
         asyncio.run(publish_requests(settings, lines[10:], show_progress=False))
@@ -313,8 +356,26 @@ def test_bad_input_is_dead_lettered_with_reasons_while_good_requests_complete(
         with stack.config.helpdesk_client() as helpdesk:
             queue, _ = human_queue(helpdesk, limit=200)
         expected_gaps, gaps = _gaps(kafka_bootstrap, topic_prefix, set(found))
+        automated = {r for r, responses in found.items() if responses[0].composer != "handoff"}
+        reviews = _reviews(kafka_bootstrap, topic_prefix, automated)
         stack.check_alive()
+        retriever_log = "\n".join(read_lines(stack.processes["retriever"].log_path))
     _assert_one_answer_each(found, lines)
+    assert "knowledge index: haystack in memory" in retriever_log
+    # Every automated reply was reviewed once (redelivery may repeat the same event), against
+    # the articles it cites; the holding reply of the handed-off request was not.
+    assert set(reviews) == automated
+    assert len(automated) == 19
+    for request_id, events in reviews.items():
+        assert len({e["event_id"] for e in events}) == 1, request_id
+        review, reply = events[0], found[request_id][0]
+        assert review["cited_article_ids"] == reply.cited_article_ids
+        assert (review["ticket_id"], review["reviewer_model"]) == (
+            reply.ticket.ticket_id,
+            "stub-large",
+        )
+        assert review["verdict"] in {"approved", "flagged"}
+    print("\nREVIEWS:", Counter(e[0]["verdict"] for e in reviews.values()))
     assert ticket_count == 20
     # The agent published exactly the gaps its decision finds: none missed, none extra.
     assert expected_gaps, "no request of the 20 is a gap: the check would prove nothing"

@@ -4,13 +4,12 @@ the repository's tests/conftest.py, which also tries testcontainers, covers only
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from supportbus_contracts import Article, KnowledgeRetrieved, RequestReceived, SupportRequest
-from supportbus_devtools.localkafka import LocalKafka, LocalKafkaConfig
+from supportbus_devtools.agent_testing import kafka_for_tests
 from supportbus_devtools.testing import classified
 
 PII_BODY = "I lost my card, call me on +44 20 7946 0958 or mail ann@example.com"
@@ -47,12 +46,5 @@ def retrieved() -> Callable[..., KnowledgeRetrieved]:
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if external := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
-        yield external
-        return
-    kafka = LocalKafka(LocalKafkaConfig(data_dir=tmp_path_factory.mktemp("kafka"), port=0))
-    kafka.start()
-    try:
-        yield kafka.bootstrap_servers
-    finally:
-        kafka.stop()
+    with kafka_for_tests(tmp_path_factory.mktemp("kafka")) as bootstrap:
+        yield bootstrap

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
 from collections.abc import Callable
 
@@ -15,44 +14,13 @@ from typer.testing import CliRunner
 from supportbus_cli.main import app as cli_app
 from supportbus_contracts import KnowledgeRetrieved
 from supportbus_contracts.topics import KNOWLEDGE_RETRIEVED
-from supportbus_devtools.topicreader import read_topics
+from supportbus_devtools.agent_testing import publish_events, read_events
 from supportbus_kb_gaps.app import build_app
 from supportbus_kb_gaps.declaration import GAP_FOUND_TOPIC
 from supportbus_kb_gaps.events import KnowledgeGapFound
 from supportbus_kb_gaps.settings import KbGapsSettings
-from supportbus_runtime.broker import build_broker
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
-
-
-async def _publish(settings: KbGapsSettings, *events: KnowledgeRetrieved) -> None:
-    broker = build_broker(settings, client_id="test")
-    await broker.connect()
-    try:
-        for event in events:
-            await broker.publish(
-                event.model_dump_json().encode(),
-                topic=settings.topic(KNOWLEDGE_RETRIEVED),
-                key=event.request_id.encode(),
-            )
-    finally:
-        await broker.stop()
-
-
-async def _gaps(settings: KbGapsSettings, timeout_s: float = 60) -> list[KnowledgeGapFound]:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        records = [
-            r
-            async for r in read_topics(
-                settings.kafka_bootstrap_servers,
-                [settings.topic(GAP_FOUND_TOPIC)],
-                idle_timeout_s=0.5,
-            )
-        ]
-        if records or time.monotonic() > deadline:
-            return [KnowledgeGapFound.model_validate_json(r.value or b"") for r in records]
-        await asyncio.sleep(0.5)
 
 
 async def test_a_retrieved_event_without_an_answer_becomes_a_gap_on_kafka(
@@ -65,14 +33,15 @@ async def test_a_retrieved_event_without_an_answer_becomes_a_gap_on_kafka(
     service_app = build_app(settings)  # the real catalog, from data/kb
     await service_app.app.start()  # creates the topics
     try:
-        await _publish(
+        await publish_events(
             settings,
+            KNOWLEDGE_RETRIEVED,
             # No article about exchange rates retrieved: a gap.
             retrieved("exchange_rate", {"kb-activate-card": 0.7}, request_id="gap-1"),
             # Answered: nothing published.
             retrieved("activate_my_card", {"kb-activate-card": 0.9}, request_id="ok-1"),
         )
-        gaps = await _gaps(settings)
+        gaps = await read_events(settings, GAP_FOUND_TOPIC, KnowledgeGapFound)
     finally:
         await service_app.app.stop()
     (gap,) = gaps

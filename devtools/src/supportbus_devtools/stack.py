@@ -15,6 +15,7 @@ from supportbus_devtools._kafka_probe import find_free_port
 from supportbus_devtools.errors import NotReadyError, StackError
 from supportbus_devtools.helpdesk_keys import HelpdeskKeys
 from supportbus_devtools.processes import ChildProcess, read_lines, wait_until_http_ok
+from supportbus_runtime.settings import repo_root
 
 __all__ = ["SERVICES", "ManagedProcess", "Stack", "StackConfig", "StackError"]
 
@@ -68,6 +69,21 @@ def _telemetry_env(config: StackConfig, prefix: str) -> dict[str, str]:
 def env_prefix(service: str) -> str:
     """``kb-gaps`` -> ``KB_GAPS_``: the prefix of a service's or agent's settings."""
     return f"{service.upper().replace('-', '_')}_"
+
+
+def service_python(service: str, root: Path | None = None) -> str:
+    """The interpreter that runs ``service``: the workspace's, or a standalone agent's own
+    (``agents/NAME`` with a lockfile of its own runs from its own ``.venv``)."""
+    agent_dir = (root or repo_root()) / "agents" / service
+    if not (agent_dir / "uv.lock").is_file():
+        return sys.executable
+    python = agent_dir / ".venv" / "bin" / "python"
+    if not python.is_file():
+        raise StackError(
+            f"{service} is a standalone agent with an environment of its own, not installed: "
+            f"run `uv sync --frozen --directory agents/{service}`"
+        )
+    return str(python)
 
 
 def _service_env(config: StackConfig, service: str, http_port: int) -> dict[str, str]:
@@ -165,7 +181,7 @@ class Stack:
             env["TICKETER_HELPDESK_API_KEY_FILE"] = str(self.config.helpdesk_keys.ticketer_key_file)
         return ManagedProcess(
             name,
-            [sys.executable, "-m", f"supportbus_{service.replace('-', '_')}.main"],
+            [service_python(service), "-m", f"supportbus_{service.replace('-', '_')}.main"],
             env,
             self.config.work_dir / "logs" / f"{name}.log",
         )

@@ -16,7 +16,11 @@ Steps (JSON objects, consumed in order; ``default`` answers once the script is u
 * ``{"kind": "echo_valid"}`` - one answer a careful model would give, built from the request
   itself (see ``supportbus_llm_stub.echo``): with tools offered, a tool call naming an intent the
   tool schema (an ``enum``) or the system prompt (``- name: description`` lines) offers; without,
-  a reply citing the ``[article-id]`` lines of the prompt and carrying its ticket link.
+  a reply citing the ``[article-id]`` lines of the prompt and carrying its ticket link; to the
+  reviewer agent's prompt (its system message names a "QA reviewer"), the ``review`` answer;
+* ``{"kind": "review"}`` - a deterministic review of the reply in the prompt against the
+  articles in it (see ``supportbus_llm_stub.review``): a call of the first tool offered, or the
+  same JSON as text.
 
 ``POST /_script`` (``{"steps": [...], "default": {...}}``) replaces the script and clears the
 request log and counters; ``GET /_requests`` returns the request bodies received (all of them, or
@@ -40,6 +44,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from supportbus_llm_stub.echo import echo_valid_arguments, echo_valid_reply
+from supportbus_llm_stub.review import is_review_request, review_arguments
 
 Step = dict[str, Any]
 
@@ -219,6 +224,11 @@ def create_app(state: StubState) -> FastAPI:
             return JSONResponse(_tool_call(body, step, json.dumps(arguments)))
         if kind == "gullible":
             return JSONResponse(_gullible(body, step))
+        if kind == "review" or (kind == "echo_valid" and is_review_request(body)):
+            review = json.dumps(review_arguments(body))
+            if body.get("tools"):
+                return JSONResponse(_tool_call(body, step, review))
+            return JSONResponse(_content(body, review))
         if kind == "echo_valid":
             if body.get("tools"):
                 arguments = echo_valid_arguments(body)
