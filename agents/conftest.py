@@ -1,11 +1,9 @@
-"""Agents under agents/ are collected by the workspace's pytest run, except standalone ones:
-an agent with a lockfile of its own (e.g. reviewer, whose CrewAI pins pydantic below what the
-workspace resolves) lives in its own environment, and scripts/test runs its tests there."""
+"""Agents under agents/ are collected by the workspace's pytest run, except standalone ones
+(``supportbus_devtools.workspace``): they live in an environment of their own, and
+scripts/test runs their tests there."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from supportbus_devtools.workspace import standalone_agents
 
-collect_ignore = sorted(
-    path.name for path in Path(__file__).parent.iterdir() if (path / "uv.lock").is_file()
-)
+collect_ignore = list(standalone_agents())

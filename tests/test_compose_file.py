@@ -25,6 +25,7 @@ from supportbus_cli.main import app as cli_app
 from supportbus_cli.settings import CliSettings
 from supportbus_contracts.topics import all_topics
 from supportbus_devtools.localweaviate import DEFAULT_WEAVIATE_VERSION
+from supportbus_devtools.workspace import standalone_agents
 from supportbus_helpdesk.settings import HelpdeskSettings
 from supportbus_kb_gaps.settings import KbGapsSettings
 from supportbus_responder.settings import ResponderSettings
@@ -44,9 +45,9 @@ SETTINGS: dict[str, type[BaseSettings]] = {
 CONSUMERS = ("classifier", "retriever", "ticketer", "responder")
 # Agents (agents/<name>/, each with its own Dockerfile there) are checked like the services.
 AGENTS = ("kb-gaps",)
-# Standalone agents (agents/<name>/uv.lock: an environment of their own, where their settings
-# class imports) check their own compose service in their own tests (test_deployment.py).
-STANDALONE = tuple(sorted(p.parent.name for p in (ROOT / "agents").glob("*/uv.lock")))
+# Standalone agents (an environment of their own, where their settings class imports) check
+# their own compose service in their own tests (agents/<name>/tests/test_deployment.py).
+STANDALONE = standalone_agents(ROOT)
 SERVICE_PREFIX = {
     name: f"{name.upper().replace('-', '_')}_" for name in (*CONSUMERS, *AGENTS, "helpdesk")
 }

@@ -26,6 +26,7 @@ from supportbus_cli.new_agent import (
     validate_name,
     with_agent,
 )
+from supportbus_cli.new_agent_pyproject import without_agent
 from supportbus_contracts import ALL_EVENTS, RequestClassified
 from supportbus_contracts.topics import PIPELINE_TOPICS, REQUEST_CLASSIFIED, TICKET_CREATED
 from supportbus_runtime.errors import ConfigurationError
@@ -124,6 +125,43 @@ def test_a_pyproject_without_the_agents_glob_is_not_a_workspace_root() -> None:
     text = '[project]\nname = "x"\ndependencies = [\n]\n[tool.uv.workspace]\nmembers = ["a"]\n'
     with pytest.raises(ConfigurationError, match='do not include "agents/\\*"'):
         with_agent(text, AgentNames("vip-watch"))
+
+
+def test_a_standalone_agent_is_added_to_the_workspaces_exclude_and_nothing_else() -> None:
+    before = (ROOT / "pyproject.toml").read_text()
+    after = without_agent(before, AgentNames("vip-watch"))
+    old, new = tomllib.loads(before), tomllib.loads(after)
+    excluded = old["tool"]["uv"]["workspace"]["exclude"]
+    assert new["tool"]["uv"]["workspace"]["exclude"] == [*excluded, "agents/vip-watch"]
+    assert {**new, "tool": None} == {**old, "tool": None}
+    assert new["tool"]["uv"]["sources"] == old["tool"]["uv"]["sources"]
+    with pytest.raises(ConfigurationError, match="already excludes agents/vip-watch"):
+        without_agent(after, AgentNames("vip-watch"))
+
+
+def test_a_workspace_without_an_exclude_list_gets_one() -> None:
+    text = '[tool.uv.workspace]\nmembers = ["agents/*"]\n\n[tool.ruff]\nx = 1\n'
+    after = without_agent(text, AgentNames("vip-watch"))
+    assert tomllib.loads(after)["tool"]["uv"]["workspace"]["exclude"] == ["agents/vip-watch"]
+    assert tomllib.loads(after)["tool"]["ruff"] == {"x": 1}
+
+
+def test_a_standalone_agent_gets_its_own_pyproject_and_a_dockerfile_from_its_lockfile() -> None:
+    files = render(AgentNames("vip-watch"), consumed(TICKET_CREATED), standalone=True)
+    member = render(AgentNames("vip-watch"), consumed(TICKET_CREATED))
+    assert set(files) == set(member)
+    project = tomllib.loads(files[Path("agents/vip-watch/pyproject.toml")])
+    assert project["tool"]["uv"]["sources"]["supportbus-runtime"] == {
+        "path": "../../runtime",
+        "editable": True,
+    }
+    assert "supportbus-devtools" in project["dependency-groups"]["dev"]
+    dockerfile = files[Path("agents/vip-watch/Dockerfile")]
+    assert "uv sync --frozen --no-dev --no-editable --directory agents/vip-watch" in dockerfile
+    assert "--package" not in dockerfile
+    # The code and the tests are the same either way.
+    source = Path("agents/vip-watch/src/supportbus_vip_watch/handlers.py")
+    assert files[source] == member[source]
 
 
 def test_first_party_imports_are_put_in_module_order() -> None:
@@ -229,15 +267,27 @@ def _run(command: list[str], cwd: Path, timeout: float = 240) -> subprocess.Comp
     return done
 
 
-@pytest.mark.timeout(600)
-def test_a_scaffolded_agent_installs_and_its_tests_ruff_and_mypy_pass(tmp_path: Path) -> None:
-    uv = shutil.which("uv")
-    if uv is None or shutil.which("git") is None:
+@pytest.fixture
+def uv() -> str:
+    found = shutil.which("uv")
+    if found is None or shutil.which("git") is None:
         pytest.skip("needs uv and git")
-    workspace = tmp_path / "workspace"
-    workspace.mkdir()
-    _copy_workspace(workspace)
+    return found
 
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    """A copy of this checkout's workspace to scaffold into."""
+    copy = tmp_path / "workspace"
+    copy.mkdir()
+    _copy_workspace(copy)
+    return copy
+
+
+@pytest.mark.timeout(600)
+def test_a_scaffolded_agent_installs_and_its_tests_ruff_and_mypy_pass(
+    uv: str, workspace: Path
+) -> None:
     result = runner.invoke(
         app,
         ["new-agent", "vip-watch", "--consumes", TICKET_CREATED, "--root", str(workspace)],
@@ -264,3 +314,27 @@ def test_a_scaffolded_agent_installs_and_its_tests_ruff_and_mypy_pass(tmp_path: 
     # `supportbus asyncapi` finds the agent through its entry point.
     _run([uv, "run", "--frozen", "supportbus", "asyncapi", "--out-dir", "asyncapi"], workspace)
     assert (workspace / "asyncapi" / "vip-watch.asyncapi.json").is_file()
+
+
+@pytest.mark.timeout(600)
+def test_a_standalone_agent_locks_and_installs_on_its_own_and_its_checks_pass(
+    uv: str, workspace: Path
+) -> None:
+    root_lock = (workspace / "uv.lock").read_text()
+
+    command = ["new-agent", "vip-crew", "--standalone", "--consumes", TICKET_CREATED]
+    result = runner.invoke(app, [*command, "--root", str(workspace)])
+    assert result.exit_code == 0, result.output
+    assert "uv lock --directory agents/vip-crew" in result.stdout
+    agent = workspace / "agents" / "vip-crew"
+    _run([uv, "lock", "--directory", "agents/vip-crew"], workspace)
+    _run([uv, "sync", "--frozen", "--directory", "agents/vip-crew"], workspace)
+    assert (agent / ".venv" / "bin" / "supportbus-vip-crew").is_file()
+    run = [uv, "run", "--frozen", "--directory", "agents/vip-crew"]
+    tests = _run([*run, "pytest", "-p", "no:cacheprovider"], workspace)
+    assert "2 passed" in tests.stdout
+    _run([*run, "ruff", "check", "--no-cache", "."], workspace)
+    _run([*run, "mypy", "src", "tests"], workspace)
+    # The workspace's own resolution is untouched: the agent is not one of its members.
+    _run([uv, "lock", "--check"], workspace)
+    assert (workspace / "uv.lock").read_text() == root_lock

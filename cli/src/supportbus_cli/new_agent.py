@@ -1,4 +1,4 @@
-"""`supportbus new-agent NAME [--consumes TOPIC]`: scaffold an agent as a workspace member.
+"""`supportbus new-agent NAME [--consumes TOPIC] [--standalone]`: scaffold an agent.
 
 An agent is a package under ``agents/NAME/`` laid out as ``supportbus_runtime.kit`` describes
 (events, declaration, settings, handlers, app, main), with one handler that consumes TOPIC and
@@ -7,9 +7,14 @@ FastStream's ``TestKafkaBroker`` and a Dockerfile. The files are ``string.Templa
 ``agent_template/`` (``__package__`` in a path is the package name, ``.tmpl`` is dropped); the
 two deployment snippets under ``agent_template/_snippets/`` are printed, never written.
 
-The command also adds the agent to the root pyproject.toml (``dependencies`` and
-``[tool.uv.sources]``; the workspace's ``members`` glob ``agents/*`` already covers it), then
-prints the next steps. What it wrote goes to stderr, the next steps to stdout.
+A workspace member (the default) shares the workspace's one environment: the command adds it
+to the root pyproject.toml's ``dependencies`` and ``[tool.uv.sources]`` (the ``members`` glob
+``agents/*`` already covers it). A standalone agent (``--standalone``, for dependencies the
+workspace cannot share, as the CrewAI reviewer's) gets its own pyproject with path sources for
+contracts and the runtime, its own lockfile and environment, and a Dockerfile built from that
+lockfile; the command adds it to the workspace's ``exclude`` (see
+``supportbus_devtools.workspace``). Then it prints the next steps. What it wrote goes to
+stderr, the next steps to stdout.
 """
 
 from __future__ import annotations
@@ -17,7 +22,6 @@ from __future__ import annotations
 import importlib.util
 import re
 import sys
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -25,6 +29,8 @@ from typing import Annotated
 
 import typer
 
+from supportbus_cli.new_agent_names import AgentNames
+from supportbus_cli.new_agent_pyproject import with_agent, without_agent
 from supportbus_cli.progress import console
 from supportbus_contracts import ALL_EVENTS, Event, topics
 from supportbus_contracts.schemas import export, schema_file_name
@@ -33,6 +39,7 @@ from supportbus_runtime.settings import repo_root
 
 TEMPLATE_DIR = Path(__file__).with_name("agent_template")
 SNIPPETS = "_snippets"
+STANDALONE = "_standalone"
 DEFAULT_TOPIC = topics.REQUEST_CLASSIFIED
 HTTP_PORT = 9110  # in its own container; the core services use 9101-9104
 
@@ -55,49 +62,6 @@ RESERVED_NAMES = frozenset(
 )
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 MAX_NAME_LENGTH = 20  # the generated lines stay within 100 characters
-
-
-@dataclass(frozen=True)
-class AgentNames:
-    """Every name the agent's files use, derived from its NAME."""
-
-    name: str
-
-    @property
-    def package(self) -> str:
-        return "supportbus_" + self.module
-
-    @property
-    def module(self) -> str:
-        return self.name.replace("-", "_")
-
-    @property
-    def distribution(self) -> str:
-        return "supportbus-" + self.name
-
-    @property
-    def env_prefix(self) -> str:
-        return self.module.upper() + "_"
-
-    @property
-    def camel(self) -> str:
-        return "".join(part.capitalize() for part in self.name.split("-"))
-
-    @property
-    def event_class(self) -> str:
-        return f"{self.camel}Noted"
-
-    @property
-    def event_type(self) -> str:
-        return f"support.{self.name}.noted"
-
-    @property
-    def event_topic(self) -> str:
-        return f"{self.event_type}.v1"
-
-    @property
-    def agent_dir(self) -> str:
-        return f"agents/{self.name}"
 
 
 @dataclass(frozen=True)
@@ -227,14 +191,21 @@ def template_values(names: AgentNames, source: Consumed) -> dict[str, str]:
     }
 
 
-def render(names: AgentNames, source: Consumed) -> dict[Path, str]:
-    """The agent's files, by path relative to the workspace root (nothing written)."""
+def render(names: AgentNames, source: Consumed, *, standalone: bool = False) -> dict[Path, str]:
+    """The agent's files, by path relative to the workspace root (nothing written). A
+    standalone agent's ``_standalone/`` templates (pyproject, Dockerfile) replace the
+    workspace member's."""
     values = template_values(names, source)
     files: dict[Path, str] = {}
-    for template in sorted(TEMPLATE_DIR.rglob("*.tmpl")):
-        relative = template.relative_to(TEMPLATE_DIR)
-        if relative.parts[0] == SNIPPETS:
-            continue
+    templates = {
+        t.relative_to(TEMPLATE_DIR): t
+        for t in TEMPLATE_DIR.rglob("*.tmpl")
+        if t.relative_to(TEMPLATE_DIR).parts[0] not in (SNIPPETS, STANDALONE)
+    }
+    if standalone:
+        standalone_dir = TEMPLATE_DIR / STANDALONE
+        templates |= {t.relative_to(standalone_dir): t for t in standalone_dir.rglob("*.tmpl")}
+    for relative, template in sorted(templates.items()):
         target = str(relative).removesuffix(".tmpl").replace("__package__", names.package)
         target = target.replace("__module__", names.module)
         text = Template(template.read_text()).substitute(values)
@@ -304,61 +275,43 @@ def export_schemas(root: Path, names: AgentNames) -> list[Path]:
         del sys.modules[module_name]
 
 
-def with_agent(pyproject: str, names: AgentNames) -> str:
-    """The root pyproject.toml's text with the agent added to ``dependencies`` and
-    ``[tool.uv.sources]``: an edit of the text, so its layout and comments stay as they are."""
-    project = tomllib.loads(pyproject)
-    members = project.get("tool", {}).get("uv", {}).get("workspace", {}).get("members", [])
-    if "agents/*" not in members:
-        raise ConfigurationError(
-            "not a supportbus workspace root: the pyproject.toml's [tool.uv.workspace] members "
-            'do not include "agents/*" (point --root at the checkout)'
-        )
-    if names.distribution in project.get("project", {}).get("dependencies", []):
-        raise ConfigurationError(f"the workspace already depends on {names.distribution}")
-    dependencies = re.search(r"(?ms)^\[project\]$.*?^dependencies = \[\n(.*?)^\]", pyproject)
-    sources = re.search(r"(?ms)^\[tool\.uv\.sources\]\n(.*?)(?=^\[|\Z)", pyproject)
-    if dependencies is None or sources is None:
-        raise ConfigurationError(
-            "cannot find [project] dependencies = [...] and [tool.uv.sources] in pyproject.toml"
-        )
-    listed = dependencies.group(1).rstrip()
-    comma = "" if not listed or listed.endswith((",", "[")) else ","
-    insertions = {
-        # after the last entry of [tool.uv.sources], before any blank line that ends it
-        sources.start(1) + len(sources.group(1).rstrip()): (
-            f"\n{names.distribution} = {{ workspace = true }}"
-        ),
-        dependencies.start(1) + len(listed): f'{comma}\n    "{names.distribution}",',
-    }
-    text = pyproject
-    for at in sorted(insertions, reverse=True):  # the later first: the earlier stays put
-        text = text[:at] + insertions[at] + text[at:]
-    try:
-        edited = tomllib.loads(text)
-    except tomllib.TOMLDecodeError:
-        edited = {}
-    added = edited.get("tool", {}).get("uv", {}).get("sources", {}).get(names.distribution)
-    if names.distribution not in edited.get("project", {}).get("dependencies", []) or not added:
-        raise ConfigurationError("could not add the agent to pyproject.toml; add it by hand")
-    return text
-
-
-def next_steps(names: AgentNames, source: Consumed) -> str:
+def _commands(names: AgentNames, *, standalone: bool) -> list[str]:
     tests = f"{names.agent_dir}/tests"
+    run = "uv run --frozen"
+    if standalone:
+        run = f"uv run --frozen --directory {names.agent_dir}"
+        return [
+            f"Standalone: its own lockfile and environment ({names.agent_dir}/.venv); the "
+            "workspace excludes it, scripts/test runs its checks there.",
+            "",
+            "Next steps:",
+            f"  uv lock --directory {names.agent_dir} && uv sync --frozen --directory "
+            f"{names.agent_dir}",
+            f"  {run} pytest",
+            f"  {run} ruff check .",
+            f"  {run} mypy src tests",
+            f"  {run} {names.distribution}        # needs Kafka "
+            f"({names.env_prefix}KAFKA_BOOTSTRAP_SERVERS)",
+        ]
+    return [
+        "Next steps:",
+        "  uv lock && uv sync --frozen --all-packages",
+        f"  {run} pytest {tests}",
+        f"  {run} ruff check {names.agent_dir}",
+        f"  {run} mypy {names.agent_dir}/src {tests}",
+        f"  {run} {names.distribution}        # needs Kafka "
+        f"({names.env_prefix}KAFKA_BOOTSTRAP_SERVERS)",
+        f"  {run} supportbus asyncapi   # writes its AsyncAPI document too",
+    ]
+
+
+def next_steps(names: AgentNames, source: Consumed, *, standalone: bool = False) -> str:
     return "\n".join(
         [
             f"Agent {names.name} written: {names.agent_dir}/ (package {names.package}, "
             f"env prefix {names.env_prefix}, consumer group supportbus-{names.name}).",
             "",
-            "Next steps:",
-            "  uv lock && uv sync --frozen --all-packages",
-            f"  uv run --frozen pytest {tests}",
-            f"  uv run --frozen ruff check {names.agent_dir}",
-            f"  uv run --frozen mypy {names.agent_dir}/src {tests}",
-            f"  uv run --frozen {names.distribution}        # needs Kafka "
-            f"({names.env_prefix}KAFKA_BOOTSTRAP_SERVERS)",
-            "  uv run --frozen supportbus asyncapi   # writes its AsyncAPI document too",
+            *_commands(names, standalone=standalone),
             "",
             f"Put the logic in {names.agent_dir}/src/{names.package}/handlers.py; its own events "
             f"are in events.py (refresh {names.agent_dir}/schemas/ after a compatible change:",
@@ -376,14 +329,18 @@ def next_steps(names: AgentNames, source: Consumed) -> str:
     )
 
 
-def scaffold(root: Path, name: str, topic: str) -> tuple[AgentNames, Consumed, list[Path]]:
-    """Validate, write the agent and its schemas, add it to the workspace; returns what it
-    wrote. Nothing is written when NAME or TOPIC is refused."""
+def scaffold(
+    root: Path, name: str, topic: str, *, standalone: bool = False
+) -> tuple[AgentNames, Consumed, list[Path]]:
+    """Validate, write the agent and its schemas, add it to the workspace (or to its
+    ``exclude``, standalone); returns what it wrote. Nothing is written when NAME or TOPIC is
+    refused."""
     names = validate_name(name, root)
     source = consumed(topic)
     pyproject = root / "pyproject.toml"
-    workspace = with_agent(pyproject.read_text(), names)
-    written = write_files(root, render(names, source))
+    edit = without_agent if standalone else with_agent
+    workspace = edit(pyproject.read_text(), names)
+    written = write_files(root, render(names, source, standalone=standalone))
     written += export_schemas(root, names)
     pyproject.write_text(workspace)
     return names, source, [*written, pyproject]
@@ -401,12 +358,19 @@ def new_agent(
     root: Annotated[
         Path | None, typer.Option(help="The workspace root (default: this checkout).")
     ] = None,
+    standalone: Annotated[
+        bool,
+        typer.Option(
+            help="Its own lockfile and environment (dependencies the workspace cannot share), "
+            "instead of a workspace member."
+        ),
+    ] = False,
 ) -> None:
     """Scaffold an agent under agents/NAME: its own consumer group and events, a handler, tests."""
     workspace = (root or repo_root()).resolve()
     if not (workspace / "pyproject.toml").is_file():
         raise ConfigurationError(f"{workspace} has no pyproject.toml: point --root at the checkout")
-    names, source, written = scaffold(workspace, name, consumes)
+    names, source, written = scaffold(workspace, name, consumes, standalone=standalone)
     for path in written:
         console.print(f"wrote {path.relative_to(workspace)}")
-    print(next_steps(names, source))
+    print(next_steps(names, source, standalone=standalone))

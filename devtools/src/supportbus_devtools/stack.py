@@ -15,6 +15,7 @@ from supportbus_devtools._kafka_probe import find_free_port
 from supportbus_devtools.errors import NotReadyError, StackError
 from supportbus_devtools.helpdesk_keys import HelpdeskKeys
 from supportbus_devtools.processes import ChildProcess, read_lines, wait_until_http_ok
+from supportbus_devtools.workspace import standalone_agents
 from supportbus_runtime.settings import repo_root
 
 __all__ = ["SERVICES", "ManagedProcess", "Stack", "StackConfig", "StackError"]
@@ -73,11 +74,11 @@ def env_prefix(service: str) -> str:
 
 def service_python(service: str, root: Path | None = None) -> str:
     """The interpreter that runs ``service``: the workspace's, or a standalone agent's own
-    (``agents/NAME`` with a lockfile of its own runs from its own ``.venv``)."""
-    agent_dir = (root or repo_root()) / "agents" / service
-    if not (agent_dir / "uv.lock").is_file():
+    (``supportbus_devtools.workspace``), from its own ``.venv``."""
+    root = root or repo_root()
+    if service not in standalone_agents(root):
         return sys.executable
-    python = agent_dir / ".venv" / "bin" / "python"
+    python = root / "agents" / service / ".venv" / "bin" / "python"
     if not python.is_file():
         raise StackError(
             f"{service} is a standalone agent with an environment of its own, not installed: "
