@@ -8,14 +8,12 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
-import jsonschema
 import pytest
 from aiokafka import AIOKafkaProducer
 
 from supportbus_classifier.training import LabelledTexts
-from supportbus_cli.collect import collect_responses
+from supportbus_cli.collect import collect_responses, collect_reviews
 from supportbus_cli.dlq import list_dead_letters
 from supportbus_cli.handoff_command import human_queue
 from supportbus_cli.publishing import RequestLine, publish_requests
@@ -32,7 +30,6 @@ from supportbus_kb_gaps.declaration import GAP_FOUND_TOPIC
 from supportbus_kb_gaps.events import KnowledgeGapFound
 from supportbus_kb_gaps.settings import KbGapsSettings
 from supportbus_llm_stub.testing import StubServer
-from supportbus_runtime.settings import repo_root
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -96,35 +93,6 @@ def _gaps(bootstrap: str, prefix: str, request_ids: set[str]) -> tuple[set[str],
         ):
             found.add(KnowledgeGapFound.model_validate_json(record.value or b"").request_id)
         return expected, found
-
-    return asyncio.run(read())
-
-
-# The reviewer is a standalone agent (its own environment: CrewAI pins an older pydantic), so
-# this environment cannot import its event class: its records are checked against the JSON
-# Schema the agent commits, as any other consumer of its topic would.
-REVIEWED_TOPIC = "support.reply.reviewed.v1"
-REVIEWED_SCHEMA = repo_root() / "agents" / "reviewer" / "schemas" / f"{REVIEWED_TOPIC}.json"
-
-
-def _reviews(bootstrap: str, prefix: str, expected: set[str]) -> dict[str, list[dict[str, Any]]]:
-    """The reviewer's events for the requests in ``expected``, by request id, each one valid
-    against the agent's committed schema."""
-    validator = jsonschema.Draft202012Validator(json.loads(REVIEWED_SCHEMA.read_text()))
-
-    async def read() -> dict[str, list[dict[str, Any]]]:
-        found: dict[str, list[dict[str, Any]]] = {}
-        async for record in read_topics(
-            bootstrap,
-            [prefix + REVIEWED_TOPIC],
-            idle_timeout_s=30,
-            deadline_s=120,
-            done=lambda: expected <= set(found),
-        ):
-            review = json.loads(record.value or b"")
-            validator.validate(review)
-            found.setdefault(review["request_id"], []).append(review)
-        return found
 
     return asyncio.run(read())
 
@@ -357,7 +325,9 @@ def test_bad_input_is_dead_lettered_with_reasons_while_good_requests_complete(
             queue, _ = human_queue(helpdesk, limit=200)
         expected_gaps, gaps = _gaps(kafka_bootstrap, topic_prefix, set(found))
         automated = {r for r, responses in found.items() if responses[0].composer != "handoff"}
-        reviews = _reviews(kafka_bootstrap, topic_prefix, automated)
+        reviews = asyncio.run(
+            collect_reviews(kafka_bootstrap, automated, topic_prefix=topic_prefix)
+        )
         stack.check_alive()
         retriever_log = "\n".join(read_lines(stack.processes["retriever"].log_path))
     _assert_one_answer_each(found, lines)

@@ -7,14 +7,16 @@ import contextlib
 import shutil
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from rich.panel import Panel
 
 from supportbus_classifier.settings import ClassifierSettings
 from supportbus_cli.artifacts import ensure_index, ensure_model
-from supportbus_cli.collect import collect_responses
+from supportbus_cli.collect import collect_responses, collect_reviews
 from supportbus_cli.kafka import local_kafka
 from supportbus_cli.progress import console
 from supportbus_cli.publishing import RequestLine, publish_requests, read_requests_file
@@ -22,7 +24,8 @@ from supportbus_cli.settings import CliSettings
 from supportbus_contracts import ResponseReady
 from supportbus_devtools.contracts_topics import pipeline_topics
 from supportbus_devtools.localkafka import find_free_port
-from supportbus_devtools.stack import Stack, StackConfig
+from supportbus_devtools.stack import Stack, StackConfig, service_python
+from supportbus_llm_stub.testing import StubServer
 from supportbus_retriever.settings import RetrieverSettings
 from supportbus_runtime.broker import ensure_topics
 
@@ -45,7 +48,26 @@ def _broker(settings: CliSettings, external: str | None, work_dir: Path) -> Iter
             kafka_cm.__exit__(None, None, None)
 
 
-def run_demo(settings: CliSettings, *, external_bootstrap: str | None, timeout_s: float) -> int:
+@contextlib.contextmanager
+def _reviewer_llm(work_dir: Path, enabled: bool) -> Iterator[dict[str, str]]:
+    """With the reviewer: the offline LLM stub it reviews with (deterministic reviews), and
+    the environment that points it there."""
+    if not enabled:
+        yield {}
+        return
+    service_python("reviewer")  # a clear error now if its environment is not installed
+    with StubServer(echo_valid=True, log_path=work_dir / "logs" / "llm-stub.log") as stub:
+        console.print(f"reviewer's LLM: the offline stub at {stub.base_url}")
+        yield {"REVIEWER_LLM_BASE_URL": stub.base_url, "REVIEWER_LLM_MODEL": "stub-large"}
+
+
+def run_demo(
+    settings: CliSettings,
+    *,
+    external_bootstrap: str | None,
+    timeout_s: float,
+    reviewer: bool = False,
+) -> int:
     started = time.perf_counter()
     ensure_model(ClassifierSettings(), settings.banking77_train())
     ensure_index(RetrieverSettings())
@@ -57,7 +79,11 @@ def run_demo(settings: CliSettings, *, external_bootstrap: str | None, timeout_s
     shutil.rmtree(traces, ignore_errors=True)
     run_id = uuid.uuid4().hex[:6]
     lines = [RequestLine(f"demo-{run_id}-{n:02d}", line.request) for n, line in enumerate(lines, 1)]
-    with _broker(settings, external_bootstrap, work_dir) as bootstrap:
+    agents = ("reviewer",) if reviewer else ()
+    with (
+        _broker(settings, external_bootstrap, work_dir) as bootstrap,
+        _reviewer_llm(work_dir, reviewer) as agent_env,
+    ):
         prefix = settings.topic_prefix
         port = find_free_port() if settings.helpdesk_port == 0 else settings.helpdesk_port
         config = StackConfig(
@@ -67,6 +93,8 @@ def run_demo(settings: CliSettings, *, external_bootstrap: str | None, timeout_s
             topic_prefix=prefix,
             partitions=settings.topic_partitions,
             traces_dir=traces,
+            env=agent_env,
+            agents=agents,
         )
         asyncio.run(
             ensure_topics(
@@ -77,7 +105,10 @@ def run_demo(settings: CliSettings, *, external_bootstrap: str | None, timeout_s
                 replication_factor=settings.topic_replication_factor,
             )
         )
-        console.print("starting the helpdesk and the four services...")
+        console.print(
+            "starting the helpdesk and the four services"
+            + (" and the reviewer agent..." if reviewer else "...")
+        )
         with Stack(config) as stack:
             console.print(
                 f"services running; logs in {work_dir / 'logs'}, "
@@ -94,9 +125,17 @@ def run_demo(settings: CliSettings, *, external_bootstrap: str | None, timeout_s
                         timeout_s=timeout_s,
                     )
                 )
+            reviews = _reviews(bootstrap, prefix, found) if reviewer else {}
             stack.check_alive()
             for line in lines:
-                _show(line, found.get(line.request_id, []))
+                _show(line, found.get(line.request_id, []), reviews.get(line.request_id))
+            if reviewer:
+                verdicts = Counter(r["verdict"] for r in reviews.values())
+                console.print(
+                    f"reviews: {len(reviews)} of {len(found)} replies "
+                    f"({verdicts['approved']} approved, {verdicts['flagged']} flagged; "
+                    "holding replies of handed-off requests are not reviewed)"
+                )
             console.print(f"{len(found)}/{len(lines)} requests answered; stopping everything...")
     console.print(f"demo finished in {time.perf_counter() - started:.1f} s")
     console.print(
@@ -107,7 +146,30 @@ def run_demo(settings: CliSettings, *, external_bootstrap: str | None, timeout_s
     return 0 if len(found) == len(lines) else 1
 
 
-def _show(line: RequestLine, responses: list[ResponseReady]) -> None:
+def _reviews(
+    bootstrap: str, prefix: str, found: dict[str, list[ResponseReady]]
+) -> dict[str, dict[str, Any]]:
+    automated = [r for r, replies in found.items() if replies[0].composer != "handoff"]
+    with console.status(f"waiting for the reviewer's {len(automated)} reviews..."):
+        reviews = asyncio.run(
+            collect_reviews(bootstrap, automated, topic_prefix=prefix, timeout_s=90)
+        )
+    return {request_id: events[0] for request_id, events in reviews.items()}
+
+
+def _verdict(review: dict[str, Any] | None) -> str:
+    if review is None:
+        return ""
+    colour = "green" if review["verdict"] == "approved" else "yellow"
+    findings = "; ".join(f"{f['kind']}: {f['detail']}" for f in review["findings"])
+    return f"\n\nreview: [{colour}]{review['verdict']}[/] · score {review['score']:.2f}" + (
+        f" · {findings}" if findings else ""
+    )
+
+
+def _show(
+    line: RequestLine, responses: list[ResponseReady], review: dict[str, Any] | None = None
+) -> None:
     asked = " ".join(line.request.body.split())
     if not responses:
         console.print(
@@ -121,6 +183,6 @@ def _show(line: RequestLine, responses: list[ResponseReady]) -> None:
         f"[bold]{c.priority}[/] · confidence {c.confidence:.2f}\n"
         f"ticket: {r.ticket.ticket_id} {r.ticket.url}\n"
         f"cited articles: {', '.join(r.cited_article_ids) or '-'}\n"
-        f"[dim]customer: {asked[:200]}[/]\n\n{r.reply}"
+        f"[dim]customer: {asked[:200]}[/]\n\n{r.reply}{_verdict(review)}"
     )
     console.print(Panel(head, title=line.request_id))

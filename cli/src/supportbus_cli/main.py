@@ -258,11 +258,19 @@ def demo(
         str | None, typer.Option(help="Use this Kafka instead of a local one.")
     ] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the replies.")] = 180.0,
+    reviewer: Annotated[
+        bool,
+        typer.Option(
+            help="Also run the CrewAI reviewer agent (its own environment: `uv sync --frozen "
+            "--directory agents/reviewer`) against the offline LLM stub, and show its reviews."
+        ),
+    ] = False,
 ) -> None:
     """Run the whole system on the embedded defaults with a dozen sample requests."""
     from supportbus_cli.demo import run_demo
 
-    raise typer.Exit(run_demo(_settings(), external_bootstrap=bootstrap, timeout_s=timeout))
+    code = run_demo(_settings(), external_bootstrap=bootstrap, timeout_s=timeout, reviewer=reviewer)
+    raise typer.Exit(code)
 
 
 if __name__ == "__main__":
