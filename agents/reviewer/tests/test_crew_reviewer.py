@@ -3,9 +3,12 @@ one crew, one model call per review, every call through the runtime's LLM client
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
 from typing import Any
 
+import httpx
 import pytest
 
 from supportbus_llm_stub.testing import StubServer
@@ -127,3 +130,41 @@ async def test_a_review_outlasting_its_time_limit_is_transient(
     with pytest.raises(ReviewTimedOut) as raised:
         await _reviewer(stub, review_timeout_s=0.5).review(_case(articles))
     assert isinstance(raised.value, TransientError)
+
+
+async def test_a_review_reaches_no_host_but_the_configured_llm(
+    stub: StubServer, articles: dict[str, KnowledgeArticle], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fully offline: CrewAI's telemetry, tracing and version check would look up and connect
+    to its own hosts; every lookup and connection of a non-loopback address is refused and
+    recorded here."""
+    attempts: list[str] = []
+    real_getaddrinfo, real_connect = socket.getaddrinfo, socket.socket.connect
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        if name not in ("127.0.0.1", "localhost", "::1"):
+            attempts.append(f"lookup {name}")
+            raise socket.gaierror(f"offline test: no lookup of {host}")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    def connect(self: socket.socket, address: Any) -> None:
+        if isinstance(address, tuple) and address[0] not in ("127.0.0.1", "::1"):
+            attempts.append(f"connect {address}")
+            raise OSError(f"offline test: no connection to {address}")
+        real_connect(self, address)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    stub.script([], default={"kind": "echo_valid"})
+    reviewer = _reviewer(stub)
+    review = await reviewer.review(_case(articles))
+    await asyncio.sleep(1.0)  # anything CrewAI sends from a background thread, after the kickoff
+    assert review.score >= 0.8
+    assert attempts == []
+    assert len(stub.requests()) == 1
+    # The trap works: a client that does try to leave the machine is caught.
+    async with httpx.AsyncClient(timeout=2) as client:
+        with pytest.raises(httpx.ConnectError):
+            await client.get("https://telemetry.crewai.com:4319")
+    assert attempts == ["lookup telemetry.crewai.com"]
