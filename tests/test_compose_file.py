@@ -79,7 +79,9 @@ def _console_scripts() -> set[str]:
 
 def _our_services(compose: dict[str, Any]) -> dict[str, Any]:
     return {
-        name: s for name, s in compose["services"].items() if "build" in s and name not in STANDALONE
+        name: s
+        for name, s in compose["services"].items()
+        if "build" in s and name not in STANDALONE
     }
 
 
