@@ -132,17 +132,46 @@ async def test_commits_are_batched_every_n_completions() -> None:
     assert consumer.committed(P0) == 25
 
 
-async def test_full_consumer_pauses_fetching_and_resumes_when_it_drains() -> None:
+async def test_a_full_consumer_holds_its_loop_without_pausing_and_frees_it_when_a_record_ends() -> (
+    None
+):
     consumer = FakeConsumer()
     gate = asyncio.Event()
     recorder = Recorder(gates={str(n): gate for n in range(10)})
     dispatcher = _dispatcher(consumer, recorder, max_in_flight=4, max_per_partition=100)
     dispatcher.assigned({P0, P1})
     for offset in range(4):
-        assert P0 not in consumer.paused  # the consumer loop only fetches unpaused partitions
+        await asyncio.wait_for(dispatcher.room(), 1)  # room for one more: the loop fetches
         dispatcher.submit(P0, offset, str(offset).encode(), str(offset))
-    assert consumer.paused == {P0, P1}  # every partition: the process-wide limit is reached
-    assert dispatcher.in_flight == 4
+    assert dispatcher.free_slots == 0
+    waiting = asyncio.ensure_future(dispatcher.room())
+    await asyncio.sleep(0.01)
+    assert not waiting.done()  # full: the loop fetches nothing more
+    # ... and pauses nothing, so aiokafka keeps what it prefetched.
+    assert consumer.paused == set()
+    gate.set()
+    await asyncio.wait_for(waiting, 1)
+    await _settle(dispatcher)
+    assert dispatcher.free_slots == 4
+
+
+async def test_a_consumer_full_for_long_pauses_all_so_its_loop_polls_and_stays_in_group() -> (
+    None
+):
+    consumer = FakeConsumer()
+    gate = asyncio.Event()
+    dispatcher = _dispatcher(
+        consumer,
+        Recorder(gates={"0": gate}),
+        max_in_flight=1,
+        max_per_partition=100,
+        full_patience_s=0.01,
+    )
+    dispatcher.assigned({P0, P1})
+    dispatcher.submit(P0, 0, b"a", "0")
+    await asyncio.wait_for(dispatcher.room(), 1)  # returns after its patience, full or not
+    assert dispatcher.free_slots == 0
+    assert consumer.paused == {P0, P1}  # so the polls it returns to take no records
     gate.set()
     await _settle(dispatcher)
     assert consumer.paused == set()
@@ -248,7 +277,7 @@ async def test_load_reports_records_in_flight_paused_and_assigned_partitions() -
     )
     dispatcher.assigned({P0, P1})
     dispatcher.submit(P0, 0, b"a", "0")
-    assert reports[-1] == (1, 2, 2)  # full: both partitions paused
+    assert reports[-1] == (1, 0, 2)  # full, but nothing paused: the loop waits for room
     gate.set()
     await _settle(dispatcher)
     assert reports[-1] == (0, 0, 2)

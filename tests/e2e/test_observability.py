@@ -30,7 +30,7 @@ EXPECTED_SERIES = (
     "supportbus_handler_seconds_bucket",
     "supportbus_consumer_lag",
     "faststream_received_messages_total",
-    "faststream_published_messages_total",
+    "supportbus_published_messages_total",
 )
 
 

@@ -19,6 +19,7 @@ from supportbus_devtools.topicreader import read_topics, topic_partitions
 from supportbus_runtime.app import ServiceApp, build_service_app
 from supportbus_runtime.broker import build_broker, ensure_topics
 from supportbus_runtime.declaration import Input, Output, Publication, ServiceDeclaration
+from supportbus_runtime.publishing import connected_producer
 from supportbus_runtime.settings import ServiceSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -170,6 +171,30 @@ async def test_records_in_flight_never_exceed_max_in_flight(
     assert len(outputs) == len(records)
     assert 1 < handler.most_running <= 4
     assert paused == 0  # drained: fetching resumed everywhere
+
+
+async def test_outputs_go_straight_to_aiokafkas_producer_and_are_counted_per_topic(
+    kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    settings = _settings(kafka_bootstrap, topic_prefix)
+    await ensure_topics(kafka_bootstrap, [settings.topic(IN)], partitions=3)
+    records = _requests(keys=12, per_key=1)
+    async with _service(settings, SlowHandler(delay_s=0)) as service_app:
+        # The producer FastStream connected, reached through its private attributes: this
+        # fails first if a FastStream upgrade moves it (outputs would then go the slow way).
+        assert connected_producer(service_app.broker) is not None
+        await _publish(kafka_bootstrap, settings.topic(IN), records)
+        outputs = await _records(settings.topic(OUT), kafka_bootstrap, len(records))
+        published = service_app.metrics.registry.get_sample_value(
+            "supportbus_published_messages_total",
+            {"service": "slow", "topic": settings.topic(OUT)},
+        )
+    assert len(outputs) == len(records)
+    assert published == len(records)
+    headers = dict(outputs[0].headers)
+    assert headers["content-type"] == b"application/json"
+    assert headers["event-type"] == b"support.request.classified"
+    assert {r.key for r in outputs} == {k for k, _, _ in records}  # keyed by request_id
 
 
 RawHeaders = list[tuple[str, bytes | None]]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from aiokafka import ConsumerRecord
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from numpy.typing import NDArray
@@ -97,6 +98,31 @@ def classified(
         producer=producer,
         request=event.request,
         classification=classification(intent, priority=priority),
+    )
+
+
+def consumer_record(
+    headers: Sequence[tuple[str, bytes | None]] = (),
+    *,
+    topic: str = "t",
+    partition: int = 0,
+    offset: int = 5,
+    key: bytes = b"req-1",
+    value: bytes = b"{}",
+) -> ConsumerRecord[bytes, bytes]:
+    """A record as aiokafka hands it over, for tests of what reads records."""
+    return ConsumerRecord(
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        timestamp=0,
+        timestamp_type=0,
+        key=key,
+        value=value,
+        checksum=None,
+        serialized_key_size=len(key),
+        serialized_value_size=len(value),
+        headers=list(headers),
     )
 
 

@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
-from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from pydantic import ValidationError
 
@@ -29,7 +28,7 @@ from supportbus_runtime.errors import ConfigurationError, SupportbusError
 from supportbus_runtime.logs import configure_logging
 from supportbus_runtime.metrics import DeliveryMetrics
 from supportbus_runtime.settings import ServiceSettings
-from supportbus_runtime.telemetry import install_tracing, tracing_installed
+from supportbus_runtime.telemetry import install_tracing
 
 # Route and Output are declared in supportbus_runtime.declaration; named here too for callers
 # that build a service on the fly (tests/integration, benchmarks/busbench).
@@ -71,6 +70,7 @@ def delivery_policy(settings: ServiceSettings) -> DeliveryPolicy:
         limits=DispatchLimits(
             max_in_flight=settings.max_in_flight,
             max_per_partition=settings.max_in_flight_per_partition,
+            fetch_wait_ms=settings.fetch_wait_ms,
             commit_interval_s=settings.commit_interval_ms / 1000,
             commit_every=settings.commit_every,
             revoke_timeout_s=settings.revoke_timeout_s,
@@ -95,11 +95,9 @@ def build_service_app(
     declaration, checked = service, service.routes(routes)
     name = declaration.name
     metrics = metrics or DeliveryMetrics()
+    # FastStream's consume series count fetched records (a batch at a time). Spans and W3C
+    # context are the runtime's own, per record (supportbus_runtime.record_tracing).
     middlewares: list[Any] = [KafkaPrometheusMiddleware(registry=metrics.registry, app_name=name)]
-    if tracing_installed():
-        # Spans and W3C context in Kafka headers. Only when this process records spans: the
-        # middleware costs about a third of a no-op hop's CPU even with nothing to record.
-        middlewares.insert(0, KafkaTelemetryMiddleware())
     broker = build_broker(
         settings,
         client_id=name,

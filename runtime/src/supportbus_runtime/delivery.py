@@ -12,6 +12,10 @@ A publish that fails (the broker is down, a leader moved) is retried in place un
 acknowledged (:mod:`supportbus_runtime.publishing`): the record stays in flight, its partition's
 commit waits for it, and once every slot is taken fetching pauses.
 
+Records are fetched a batch at a time (FastStream batch subscriber over aiokafka's ``getmany``,
+at most as many as there are free in-flight slots), so FastStream's per-message pipeline runs
+once per batch; each record then gets its own task, trace span and outcome.
+
 Why not FastStream's ack policies: on Kafka, REJECT_ON_ERROR commits like ACK, and ``ack()``
 calls aiokafka's ``commit()`` without offsets, which commits every fetched position. We subscribe
 with ``AckPolicy.MANUAL``, take every record's raw bytes (FastStream's own JSON decoding would fail
@@ -52,8 +56,8 @@ from supportbus_runtime.logs import current_request_id
 from supportbus_runtime.metrics import DeliveryMetrics
 from supportbus_runtime.publishing import UntilAcknowledged
 from supportbus_runtime.rebalance import RebalanceListener
-from supportbus_runtime.records import message_itself, single_record
-from supportbus_runtime.telemetry import set_request_id
+from supportbus_runtime.record_tracing import consuming
+from supportbus_runtime.records import headers_as_text, message_itself, records_of
 
 log = logging.getLogger(__name__)
 
@@ -107,17 +111,26 @@ class EventConsumer(Generic[E]):
         self._lag: dict[int, Gauge] = {}
         self._subscriber: Any = None
         self._dispatcher: KeyOrderedDispatcher | None = None
+        self._group_id = ""
         self._publisher = UntilAcknowledged(
             broker,
             service=service,
             retries=self.metrics.publish_retries.labels(**self._labels),
             backoff_s=policy.publish_backoff_s,
             max_backoff_s=policy.publish_max_backoff_s,
+            published=self.metrics.published,
         )
 
     def subscribe(self, *, group_id: str, group_instance_id: str | None = None) -> None:
+        self._group_id = group_id
+        limits = self._policy.limits
         self._subscriber = self._broker.subscriber(
             self.topic,
+            batch=True,
+            # Lowered to the free in-flight slots as records come and go (_on_load), so a fetch
+            # never takes more than the consumer may hold.
+            max_records=limits.max_in_flight,
+            batch_timeout_ms=limits.fetch_wait_ms,
             group_id=group_id,
             group_instance_id=group_instance_id or None,
             ack_policy=AckPolicy.MANUAL,
@@ -142,10 +155,15 @@ class EventConsumer(Generic[E]):
             gauge_assigned = self.metrics.assigned_partitions.labels(**self._labels)
             commits = self.metrics.commits.labels(**self._labels)
 
+            subscriber, most = self._subscriber, self._policy.limits.max_in_flight
+
             def on_load(in_flight: int, paused: int, assigned: int) -> None:
                 gauge_in_flight.set(in_flight)
                 gauge_paused.set(paused)
                 gauge_assigned.set(assigned)
+                # FastStream reads it at every fetch. At 0 free slots every partition is
+                # paused, so the fetch that asks for one record gets none.
+                subscriber.max_records = max(most - in_flight, 1)
 
             self._dispatcher = KeyOrderedDispatcher(
                 consumer,
@@ -158,54 +176,69 @@ class EventConsumer(Generic[E]):
         return self._dispatcher
 
     async def on_message(self, body: Any) -> None:
+        """One fetched batch: each record goes to the dispatcher, which returns at once (on the
+        in-memory test broker, with nothing to commit to, each is handled inline)."""
         message: KafkaMessage = body  # what message_itself decoded it to
-        record = single_record(message)
-        self._observe_lag(message, record)
-        key = (record.key or b"").decode("utf-8", errors="replace")
-        token = current_request_id.set(key)
-        set_request_id(key)  # the key is the request_id, even when the value is unreadable
-        try:
-            dispatcher = self.dispatcher()
-            if dispatcher is None:  # FastStream's in-memory test broker: nothing to commit to
-                await self._process(message)
-                return
-            tp = TopicPartition(record.topic, record.partition)
-            dispatcher.submit(tp, record.offset, record.key, message)
-        finally:
-            current_request_id.reset(token)
+        records = records_of(message)
+        dispatcher = self.dispatcher()
+        for record in records:
+            key = record.key
+            # The key is the request_id, even when the value is unreadable: every line logged
+            # while the record is handled carries it.
+            token = current_request_id.set((key or b"").decode("utf-8", errors="replace"))
+            try:
+                if dispatcher is None:
+                    await self._process(record)
+                else:
+                    tp = TopicPartition(record.topic, record.partition)
+                    dispatcher.submit(tp, record.offset, key, record)
+            finally:
+                current_request_id.reset(token)
+        self._observe_lag(records)
+        if dispatcher is not None:
+            # The consumer loop fetches again when this returns: not before a slot is free.
+            await dispatcher.room()
 
     async def close(self) -> None:
         """Shutdown: let in-flight records finish (bounded) and commit what they completed."""
         if self._dispatcher is not None:
             await self._dispatcher.close()
 
-    def _observe_lag(self, message: KafkaMessage, record: ConsumerRecord[Any, Any]) -> None:
-        consumer = message.consumer
-        if isinstance(consumer, AIOKafkaConsumer):
-            highwater = consumer.highwater(TopicPartition(record.topic, record.partition))
+    def _observe_lag(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+        consumer = getattr(self._subscriber, "consumer", None)
+        if not isinstance(consumer, AIOKafkaConsumer):
+            return
+        last = {r.partition: r for r in records}  # the newest of each partition says it all
+        for partition, record in last.items():
+            highwater = consumer.highwater(TopicPartition(record.topic, partition))
             if highwater is not None:
-                gauge = self._lag.get(record.partition)
+                gauge = self._lag.get(partition)
                 if gauge is None:
                     gauge = self.metrics.consumer_lag.labels(
-                        **self._labels, partition=str(record.partition)
+                        **self._labels, partition=str(partition)
                     )
-                    self._lag[record.partition] = gauge
+                    self._lag[partition] = gauge
                 gauge.set(max(highwater - record.offset - 1, 0))
 
     # -- one record, in its own task ---------------------------------------------------------
 
-    async def _process(self, message: KafkaMessage) -> None:
+    async def _process(self, record: ConsumerRecord[Any, Any]) -> None:
         """Decode, handle, publish (or dead-letter); returns once the outcome is acknowledged."""
-        with self._handler_seconds.time():
+        with (
+            consuming(record, self._group_id, current_request_id.get()),
+            self._handler_seconds.time(),
+        ):
             try:
-                event = decode_event(self.event_type, message.body, self._policy.max_message_bytes)
+                event = decode_event(
+                    self.event_type, record.value or b"", self._policy.max_message_bytes
+                )
                 publications = await self._handle_with_retries(event)
             except asyncio.CancelledError:
                 raise
             except Exception as error:
                 error_type = describe_error(error)[0]
                 self.metrics.failed.labels(**self._labels, error_type=error_type).inc()
-                await self._dead_letter(message, error)
+                await self._dead_letter(record, error)
             else:
                 await self._publish_all(publications)
                 self._handled.inc()
@@ -253,22 +286,20 @@ class EventConsumer(Generic[E]):
         )
 
     async def _publish_all(self, publications: Sequence[Publication]) -> None:
-        # Concurrently: one round trip for all outputs of a record, batched by the producer.
-        await asyncio.gather(
-            *(
-                self._publisher.send(
-                    EventRecord.of(p.event), topic=self._topic_prefix + p.topic
-                )
-                for p in publications
-            )
-        )
+        sends = [
+            self._publisher.send(EventRecord.of(p.event), topic=self._topic_prefix + p.topic)
+            for p in publications
+        ]
+        if len(sends) == 1:  # the common case, without gather's futures
+            await sends[0]
+        else:  # concurrently: one round trip for all outputs, batched by the producer
+            await asyncio.gather(*sends)
 
-    async def _dead_letter(self, message: KafkaMessage, error: BaseException) -> None:
-        record = single_record(message)
+    async def _dead_letter(self, record: ConsumerRecord[Any, Any], error: BaseException) -> None:
         error_type, reason = describe_error(error)
         attempts = error.attempts if isinstance(error, RetryBudgetExhausted) else 1
         headers = dead_letter_headers(
-            original=message.headers,
+            original=headers_as_text(record.headers),
             service=self.service,
             error_type=error_type,
             reason=reason,
@@ -286,7 +317,7 @@ class EventConsumer(Generic[E]):
             error_type,
             reason,
         )
-        body = message.body
+        body = record.value or b""
         if len(body) > _MAX_DEAD_LETTER_BYTES:
             # Beyond what any producer of ours can write: keep the head, say how much was cut,
             # rather than block the partition on a record that can never be dead-lettered whole.

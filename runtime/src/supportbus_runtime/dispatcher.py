@@ -1,7 +1,8 @@
 """Key-ordered concurrent processing of one consumer's records, with commits that never run ahead.
 
 The consumer loop (FastStream's) hands each fetched record to :meth:`KeyOrderedDispatcher.submit`,
-which returns at once. Each record becomes a task; a record waits only for the previous record of
+which returns at once, and then waits for :meth:`~KeyOrderedDispatcher.room` before it fetches
+again. Each record becomes a task; a record waits only for the previous record of
 its *lane* — the same partition and key (request_id), or the same partition for a keyless record —
 so one request's events are handled strictly in offset order while different requests run side by
 side. Like Confluent's parallel-consumer:
@@ -9,9 +10,12 @@ side. Like Confluent's parallel-consumer:
 * **Commits** cover only the completed prefix of each partition (:class:`PartitionOffsets`),
   batched: every ``commit_interval_s``, after ``commit_every`` completions, on revocation and at
   shutdown. Nothing is committed before the record's output (or dead letter) is acknowledged.
-* **Backpressure**: a partition holding ``max_per_partition`` records, or every partition when the
-  consumer holds ``max_in_flight``, is paused (aiokafka stops returning its records) and resumed
-  when it drains, so memory stays bounded under any backlog.
+* **Backpressure**: when the consumer holds ``max_in_flight`` records its loop fetches nothing
+  until an eighth of the slots are free (:meth:`KeyOrderedDispatcher.room`), and a fetch takes at
+  most the free slots, so memory stays bounded under any backlog. Only a partition holding
+  ``max_per_partition`` records is paused (and resumed when it drains): aiokafka throws away
+  what it had prefetched for a paused partition and fetches it again on resume, which made
+  pausing every partition at each full moment cost more CPU than the records themselves.
 * **Rebalance**: on revocation the revoked partitions take no new records, their in-flight records
   get ``revoke_timeout_s`` to finish, their watermark is committed, and whatever is still running
   is cancelled; the partition's tracker is dropped, so late completions commit nothing. A partition
@@ -57,6 +61,9 @@ class PartitionControl(Protocol):
 class DispatchLimits:
     max_in_flight: int = 64
     max_per_partition: int = 64
+    fetch_wait_ms: int = 10
+    # Well below aiokafka's max_poll_interval_ms (300 s): see KeyOrderedDispatcher.room.
+    full_patience_s: float = 5.0
     commit_interval_s: float = 1.0
     commit_every: int = 500
     revoke_timeout_s: float = 10.0
@@ -99,10 +106,34 @@ class KeyOrderedDispatcher:
         self._commit_now = asyncio.Event()
         self._commit_task: asyncio.Task[None] | None = None
         self._commit_lock = asyncio.Lock()
+        self._room = asyncio.Event()
+        self._room.set()
+        # Once full, the loop waits for an eighth of the slots to free rather than one: a fetch
+        # of one record at a time costs FastStream's whole per-batch pipeline per record.
+        self._refill_slots = max(limits.max_in_flight // 8, 1)
 
     @property
     def in_flight(self) -> int:
         return self._in_flight
+
+    @property
+    def free_slots(self) -> int:
+        return max(self._limits.max_in_flight - self._in_flight, 0)
+
+    async def room(self) -> None:
+        """Returns once fewer than ``max_in_flight`` records are in flight (or at shutdown):
+        the consumer loop awaits it before each fetch.
+
+        A consumer that does not fetch for ``max_poll_interval_ms`` leaves its group, so after
+        ``full_patience_s`` of being full (a slow dependency, retries) this pauses every
+        partition and returns: the loop keeps polling, and gets no records until room comes."""
+        if self._room.is_set():
+            return
+        try:
+            await asyncio.wait_for(self._room.wait(), self._limits.full_patience_s)
+        except TimeoutError:
+            self._pause([tp for tp in self._partitions if tp not in self._paused])
+            self._report_load()
 
     @property
     def paused(self) -> frozenset[TopicPartition]:
@@ -175,20 +206,23 @@ class KeyOrderedDispatcher:
     # -- backpressure ------------------------------------------------------------------------
 
     def _apply_backpressure(self) -> None:
-        full = self._in_flight >= self._limits.max_in_flight
+        if self._in_flight >= self._limits.max_in_flight:
+            self._room.clear()
         to_pause = [
             tp
             for tp, p in self._partitions.items()
-            if tp not in self._paused and (full or len(p.tasks) >= self._limits.max_per_partition)
+            if tp not in self._paused and len(p.tasks) >= self._limits.max_per_partition
         ]
         self._pause(to_pause)
         self._report_load()
 
     def _release_backpressure(self) -> None:
-        if self._closing or not self._paused:
+        if self.free_slots < self._refill_slots:
             self._report_load()
             return
-        if self._in_flight >= self._limits.max_in_flight:
+        self._room.set()
+        if self._closing or not self._paused:
+            self._report_load()
             return
         to_resume = [
             tp
@@ -286,6 +320,7 @@ class KeyOrderedDispatcher:
     async def close(self) -> None:
         """At shutdown: take nothing new, let in-flight records finish (bounded), commit."""
         self._closing = True
+        self._room.set()  # the consumer loop must not wait for room that will not come
         self._pause(list(self._partitions))
         leaving = list(self._partitions.values())
         await self._wind_down(leaving, self._limits.shutdown_timeout_s, "shutdown")

@@ -43,6 +43,12 @@ class DeliveryMetrics:
             labels,
             registry=self.registry,
         )
+        self.published = Counter(
+            "supportbus_published_messages_total",
+            "Outputs and dead letters the broker acknowledged",
+            ["service", "topic"],
+            registry=self.registry,
+        )
         self.in_flight = Gauge(
             "supportbus_records_in_flight",
             "Records fetched and not yet finished (handled or queued behind their key)",

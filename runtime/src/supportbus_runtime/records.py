@@ -1,4 +1,9 @@
-"""The record behind a FastStream message, and its bytes left undecoded."""
+"""The records behind a FastStream message, and their bytes left undecoded.
+
+Service consumers subscribe as batch subscribers: FastStream fetches what aiokafka has buffered
+(``getmany``) and runs its per-message pipeline (parser, middlewares, handler call) once per
+batch rather than once per record, which was most of a hop's CPU. The records themselves go to
+the delivery policy one by one (:func:`records_of`)."""
 
 from __future__ import annotations
 
@@ -8,17 +13,28 @@ from typing import Any
 
 from aiokafka import ConsumerRecord
 from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.message import FAKE_CONSUMER
+from faststream.kafka.message import KafkaMessage as KafkaMessageClass
 from faststream.message import StreamMessage
 
 RecordParser = Callable[[ConsumerRecord[Any, Any]], Awaitable[StreamMessage[Any]]]
 
 
 def single_record(message: KafkaMessage) -> ConsumerRecord[Any, Any]:
-    """The record behind a message (our subscribers are never batch subscribers)."""
+    """The record behind a message of a (non-batch) subscriber."""
     record = message.raw_message
-    if isinstance(record, tuple):
-        raise TypeError("batch messages are not supported by the delivery policy")
+    if isinstance(record, tuple | list):
+        raise TypeError("a batch message holds several records: use records_of")
     return record
+
+
+def records_of(message: KafkaMessage) -> Sequence[ConsumerRecord[Any, Any]]:
+    """The records behind a message, in fetch order: a batch subscriber's (a tuple from
+    aiokafka's ``getmany``, a list of one on the in-memory test broker) or a single one."""
+    raw = message.raw_message
+    if isinstance(raw, tuple | list):
+        return raw
+    return (raw,)
 
 
 async def message_itself(message: StreamMessage[Any]) -> StreamMessage[Any]:
@@ -32,9 +48,13 @@ async def message_itself(message: StreamMessage[Any]) -> StreamMessage[Any]:
 
 
 async def readable_headers_parser(
-    record: ConsumerRecord[Any, Any], original: RecordParser
+    record: ConsumerRecord[Any, Any] | Sequence[ConsumerRecord[Any, Any]], original: RecordParser
 ) -> StreamMessage[Any]:
     """FastStream parser (broker-wide) that lets every record through whatever its headers.
+
+    A batch is not parsed at all: FastStream's batch parser decodes every header of every record
+    (strictly, so one bad header would fail the whole batch), and the delivery policy reads each
+    record's own bytes anyway. The batch's message carries the records and their values only.
 
     FastStream's own parser decodes each header value as strict UTF-8, so a record from another
     producer with a header value that is not UTF-8, or a null one (Kafka header values are
@@ -42,6 +62,8 @@ async def readable_headers_parser(
     the record was lost. Here such values are read with replacement characters (a null one as
     empty), so the record reaches the delivery policy like any other; the message's
     ``raw_message`` stays the record as fetched, its header bytes untouched."""
+    if not isinstance(record, ConsumerRecord):  # a batch: aiokafka's tuple, the test broker's list
+        return _batch_message(record)
     if all(_is_utf8(value) for _, value in record.headers):
         return await original(record)  # the common case: nothing to mend
     readable = dataclasses.replace(record, headers=readable_headers(record.headers))
@@ -50,6 +72,23 @@ async def readable_headers_parser(
     message = await original(readable)
     message.raw_message = record
     return message
+
+
+def _batch_message(records: Sequence[ConsumerRecord[Any, Any]]) -> KafkaMessage:
+    first, last = records[0], records[-1]
+    return KafkaMessageClass(
+        raw_message=records,  # a tuple, or the test broker's list
+        body=[r.value or b"" for r in records],  # FastStream's metrics measure the batch's size
+        message_id=f"{first.topic}-{first.partition}-{first.offset}-{last.offset}",
+        correlation_id="",
+        consumer=getattr(first, "consumer", FAKE_CONSUMER),
+    )
+
+
+def headers_as_text(headers: Sequence[tuple[str, bytes | None]]) -> dict[str, str]:
+    """A record's headers as text (undecodable bytes as U+FFFD, null as empty; a repeated
+    header reads as its last value), as FastStream would have parsed them."""
+    return {name: value.decode("utf-8") for name, value in readable_headers(headers)}
 
 
 def readable_headers(headers: Sequence[tuple[str, bytes | None]]) -> list[tuple[str, bytes]]:

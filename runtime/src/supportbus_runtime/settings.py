@@ -66,6 +66,10 @@ class ServiceSettings(KafkaSecuritySettings):
     # max_in_flight_per_partition, fetching from that partition pauses until it drains.
     max_in_flight: int = Field(default=64, ge=1, le=10_000)
     max_in_flight_per_partition: int = Field(default=64, ge=1, le=10_000)
+    # Records are fetched a batch at a time (at most the free in-flight slots); an empty fetch
+    # waits up to this long for records, then as long again before the next one (FastStream's
+    # batch loop), so it bounds the idle consumer's added latency at twice this.
+    fetch_wait_ms: int = Field(default=10, ge=1, le=1000)
     # Offsets are committed per partition up to the first unfinished record, every
     # commit_interval_ms or after commit_every completions, at shutdown and on revocation.
     commit_interval_ms: int = Field(default=1000, ge=10)

@@ -28,7 +28,14 @@ REQUEST_ID_ATTRIBUTE = "supportbus.request_id"
 
 
 def tracing_installed() -> bool:
-    """Whether this process records spans (an SDK tracer provider is installed)."""
+    """Whether this process records spans (an SDK tracer provider is installed).
+
+    Asked for every record, so it reads OpenTelemetry's global first: until a provider is
+    set, ``get_tracer_provider()`` looks the environment up on each call (for
+    ``OTEL_PYTHON_TRACER_PROVIDER``, which supportbus does not use: its settings choose the
+    exporter), and that was an eighth of a no-op hop's CPU."""
+    if getattr(trace, "_TRACER_PROVIDER", None) is None:
+        return False
     return isinstance(trace.get_tracer_provider(), TracerProvider)
 
 
