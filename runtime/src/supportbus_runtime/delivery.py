@@ -10,7 +10,7 @@ crash at any point means redelivery, never loss; handlers are idempotent so rede
 
 A publish that fails (the broker is down, a leader moved) is retried in place until it is
 acknowledged (:mod:`supportbus_runtime.publishing`): the record stays in flight, its partition's
-commit waits for it, and once every slot is taken fetching pauses.
+commit waits for it, and once every slot is taken fetching stops.
 
 Records are fetched a batch at a time (FastStream batch subscriber over aiokafka's ``getmany``,
 at most as many as there are free in-flight slots), so FastStream's per-message pipeline runs
@@ -127,7 +127,7 @@ class EventConsumer(Generic[E]):
         self._subscriber = self._broker.subscriber(
             self.topic,
             batch=True,
-            # Lowered to the free in-flight slots as records come and go (_on_load), so a fetch
+            # Lowered to the free in-flight slots before each fetch (on_message), so a fetch
             # never takes more than the consumer may hold.
             max_records=limits.max_in_flight,
             batch_timeout_ms=limits.fetch_wait_ms,
@@ -155,15 +155,10 @@ class EventConsumer(Generic[E]):
             gauge_assigned = self.metrics.assigned_partitions.labels(**self._labels)
             commits = self.metrics.commits.labels(**self._labels)
 
-            subscriber, most = self._subscriber, self._policy.limits.max_in_flight
-
             def on_load(in_flight: int, paused: int, assigned: int) -> None:
                 gauge_in_flight.set(in_flight)
                 gauge_paused.set(paused)
                 gauge_assigned.set(assigned)
-                # FastStream reads it at every fetch. At 0 free slots every partition is
-                # paused, so the fetch that asks for one record gets none.
-                subscriber.max_records = max(most - in_flight, 1)
 
             self._dispatcher = KeyOrderedDispatcher(
                 consumer,
@@ -196,8 +191,12 @@ class EventConsumer(Generic[E]):
                 current_request_id.reset(token)
         self._observe_lag(records)
         if dispatcher is not None:
-            # The consumer loop fetches again when this returns: not before a slot is free.
+            # The consumer loop fetches again when this returns: not before there is room, and
+            # then no more records than there are free slots (FastStream reads max_records at
+            # every fetch; slots only free up between now and then). With none free (a
+            # consumer full for long, all partitions paused) the fetch gets nothing anyway.
             await dispatcher.room()
+            self._subscriber.max_records = max(dispatcher.free_slots, 1)
 
     async def close(self) -> None:
         """Shutdown: let in-flight records finish (bounded) and commit what they completed."""

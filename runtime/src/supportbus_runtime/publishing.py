@@ -2,7 +2,7 @@
 
 A publish that fails (the broker is down, a leader moved) is retried in place, with backoff,
 for as long as it takes: the record stays in flight, its partition's commit waits for it, and
-once every slot is taken fetching pauses. aiokafka bounds each attempt (its request timeout);
+once every slot is taken fetching stops. aiokafka bounds each attempt (its request timeout);
 an outage is logged once when it starts, every 30 s while it lasts, and once when it ends.
 
 Records go straight to the aiokafka producer that the FastStream broker connected (acks=all,
