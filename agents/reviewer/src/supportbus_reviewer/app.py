@@ -25,16 +25,22 @@ def build_app(
 ) -> ServiceApp:
     metrics = DeliveryMetrics()
     articles = load_knowledge_base(settings.kb_dir) if knowledge is None else knowledge
+    client: LlmClient | None = None
     if reviewer is None:
+        from supportbus_runtime.llm import LlmClient
         from supportbus_runtime.llm.metrics import LlmMetrics
 
-        reviewer = build_crew_reviewer(settings, llm_metrics=LlmMetrics(metrics.registry))
-    return build_service_app(
+        client = LlmClient(settings, metrics=LlmMetrics(metrics.registry))
+        reviewer = build_crew_reviewer(settings, client)
+    service_app = build_service_app(
         DECLARATION,
         settings,
         routes(reviewer, articles, min_score=settings.min_score),
         metrics=metrics,
     )
+    if client is not None:
+        service_app.app.after_shutdown(client.aclose)  # its connection pool
+    return service_app
 
 
 def build_crew_reviewer(

@@ -1,8 +1,8 @@
 """Shared LLM plumbing: settings, client (retries, circuit breaker, fallback, token budget) and
 guardrails, used the same way by every service that may call an OpenAI-compatible model.
 
-Names are loaded on first use (PEP 562): the client pulls in langchain and openai, about two
-seconds of imports that a service on its embedded model never needs, and that a restarted
+Names are loaded on first use (PEP 562): the client pulls in aiohttp, tenacity and tiktoken,
+about a second of imports that a service on its embedded model never needs, and that a restarted
 process would otherwise pay before it takes its partitions back.
 """
 
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from supportbus_runtime.llm.breaker import CircuitBreaker
-    from supportbus_runtime.llm.client import LlmClient, LlmResult, Prompt, build_chat_model
+    from supportbus_runtime.llm.client import LlmClient, LlmResult, Prompt
     from supportbus_runtime.llm.errors import (
         LlmPermanentError,
         LlmRateLimited,
@@ -28,7 +28,6 @@ _WHERE = {
     "LlmClient": "client",
     "LlmResult": "client",
     "Prompt": "client",
-    "build_chat_model": "client",
     "LlmPermanentError": "errors",
     "LlmRateLimited": "errors",
     "LlmTimeout": "errors",
@@ -48,7 +47,6 @@ __all__ = [
     "LlmTransientError",
     "LlmUnavailable",
     "Prompt",
-    "build_chat_model",
 ]
 
 

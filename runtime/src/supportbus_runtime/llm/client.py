@@ -1,7 +1,7 @@
 """One way to call an OpenAI-compatible model, for every service.
 
-``LlmClient`` talks HTTP to ``llm_base_url`` through langchain-openai's ``ChatOpenAI`` (its own
-retries off: ours honour ``Retry-After``), retries 429/5xx/timeouts with tenacity, keeps a circuit
+``LlmClient`` talks HTTP to ``llm_base_url`` (``chat_api``: OpenAI's chat-completions format on
+aiohttp), retries 429/5xx/timeouts with tenacity (honouring ``Retry-After``), keeps a circuit
 breaker on the primary model (while open, calls go straight to the fallback model), trims the
 customer's text so that prompt + completion never exceed the token budget, and records on each
 result which model answered, the tokens used and why the fallback was taken.
@@ -15,12 +15,9 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
-from langchain_core.utils.function_calling import convert_to_openai_tool
-from langchain_openai import ChatOpenAI
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import BaseModel, ValidationError
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -30,12 +27,8 @@ from tenacity import (
 )
 
 from supportbus_runtime.llm.breaker import CircuitBreaker
-from supportbus_runtime.llm.errors import (
-    LlmPermanentError,
-    LlmTransientError,
-    LlmUnavailable,
-    translate,
-)
+from supportbus_runtime.llm.chat_api import ChatAnswer, ChatApi, Message, tool_definition
+from supportbus_runtime.llm.errors import LlmPermanentError, LlmTransientError, LlmUnavailable
 from supportbus_runtime.llm.guardrails import wrap_untrusted
 from supportbus_runtime.llm.metrics import LlmMetrics
 from supportbus_runtime.llm.settings import LlmSettingsMixin
@@ -79,19 +72,6 @@ class LlmResult(Generic[T]):
         return self.prompt_tokens + self.completion_tokens
 
 
-def build_chat_model(settings: LlmSettingsMixin, model: str) -> ChatOpenAI:
-    """The real langchain-openai client against ``llm_base_url``; retries are ours (0 here)."""
-    return ChatOpenAI(
-        model=model,
-        base_url=settings.llm_base_url,
-        api_key=SecretStr(settings.llm_key()),
-        timeout=settings.llm_timeout_s,
-        max_retries=0,
-        temperature=settings.llm_temperature,
-        max_tokens=settings.llm_max_tokens,  # type: ignore[call-arg]
-    )
-
-
 class LlmClient:
     def __init__(
         self,
@@ -106,33 +86,24 @@ class LlmClient:
         self._sleep = sleep
         self.primary_model = settings.llm_model
         self.fallback_model = settings.llm_fallback_model or None
-        self._primary = build_chat_model(settings, settings.llm_model)
-        self._fallback = (
-            build_chat_model(settings, settings.llm_fallback_model)
-            if settings.llm_fallback_model
-            else None
+        self._api = ChatApi(
+            settings.llm_base_url,
+            settings.llm_key(),
+            timeout_s=settings.llm_timeout_s,
+            temperature=settings.llm_temperature,
+            max_tokens=settings.llm_max_tokens,
         )
-        self._tool_bindings: dict[tuple[int, type[BaseModel]], tuple[Any, str]] = {}
         self.breaker = breaker or CircuitBreaker(
             failure_threshold=settings.llm_breaker_failures,
             cooldown_s=settings.llm_breaker_cooldown_s,
         )
 
-    def _tool_bound(self, chat: ChatOpenAI, schema: type[BaseModel]) -> tuple[Any, str]:
-        """The model with ``schema`` bound as its one tool, which it must call; built once per
-        model and schema (binding converts the schema each time). Not ``with_structured_output``:
-        its parser chain costs about 3 ms of CPU per call (6.4 against 3.5 ms, 64 calls in
-        flight), half of a structured call's CPU, for what one ``model_validate`` does."""
-        key = (id(chat), schema)
-        bound = self._tool_bindings.get(key)
-        if bound is None:
-            name = str(convert_to_openai_tool(schema)["function"]["name"])
-            bound = (chat.bind_tools([schema], tool_choice=name), name)
-            self._tool_bindings[key] = bound
-        return bound
-
     # ------------------------------------------------------------------ prompt budget
-    def messages(self, prompt: Prompt, *, extra_tokens: int = 0) -> tuple[list[BaseMessage], bool]:
+    async def aclose(self) -> None:
+        """Close the connection pool (at shutdown, after the consumers drained)."""
+        await self._api.aclose()
+
+    def messages(self, prompt: Prompt, *, extra_tokens: int = 0) -> tuple[list[Message], bool]:
         """The chat messages, the customer's text trimmed so prompt + answer fit the budget."""
         fixed = _fixed_tokens(prompt.system, prompt.before, prompt.after) + extra_tokens
         available = self._settings.llm_token_budget - self._settings.llm_max_tokens - fixed
@@ -145,16 +116,17 @@ class LlmClient:
         data = trim_to_tokens(prompt.data, available)
         trimmed = data != prompt.data
         user = f"{prompt.before}{wrap_untrusted(data)}{prompt.after}"
-        return [SystemMessage(content=prompt.system), HumanMessage(content=user)], trimmed
+        system: Message = {"role": "system", "content": prompt.system}
+        return [system, {"role": "user", "content": user}], trimmed
 
     # ------------------------------------------------------------------ calls
     async def complete(self, prompt: Prompt) -> LlmResult[str]:
         """A plain-text answer."""
         messages, trimmed = self.messages(prompt)
 
-        async def call(chat: ChatOpenAI) -> tuple[str, AIMessage, str | None]:
-            raw = await chat.ainvoke(messages)
-            return _text(raw), raw, None
+        async def call(model: str) -> tuple[str, ChatAnswer, str | None]:
+            answer = await self._api.create(model, messages)
+            return answer.content, answer, None
 
         return await self._route(call, trimmed)
 
@@ -163,30 +135,34 @@ class LlmClient:
         says why when the model's arguments were not valid JSON or did not fit the schema."""
         messages, trimmed = self.messages(prompt, extra_tokens=_schema_tokens(schema))
 
-        async def call(chat: ChatOpenAI) -> tuple[M | None, AIMessage, str | None]:
-            bound, name = self._tool_bound(chat, schema)
-            raw_message: AIMessage = await bound.ainvoke(messages)
-            calls = [c for c in raw_message.tool_calls if c["name"] == name]
-            if calls:
-                try:
-                    return schema.model_validate(calls[0]["args"]), raw_message, None
-                except ValidationError as error:
-                    return None, raw_message, f"invalid_output:{type(error).__name__}"
-            if raw_message.invalid_tool_calls:  # arguments that are not JSON
-                return None, raw_message, "invalid_output:arguments_not_json"
-            return None, raw_message, "invalid_output:no_tool_call"
+        tool = tool_definition(schema)
+        name = tool["function"]["name"]
+
+        async def call(model: str) -> tuple[M | None, ChatAnswer, str | None]:
+            answer = await self._api.create(model, messages, tool=tool)
+            calls = [c for c in answer.tool_calls if c.name == name]
+            if not calls:
+                return None, answer, "invalid_output:no_tool_call"
+            try:
+                arguments = json.loads(calls[0].arguments or "{}")
+            except ValueError:
+                return None, answer, "invalid_output:arguments_not_json"
+            try:
+                return schema.model_validate(arguments), answer, None
+            except ValidationError as error:
+                return None, answer, f"invalid_output:{type(error).__name__}"
 
         return await self._route(call, trimmed)
 
     async def _route(
         self,
-        call: Callable[[ChatOpenAI], Awaitable[tuple[T, AIMessage, str | None]]],
+        call: Callable[[str], Awaitable[tuple[T, ChatAnswer, str | None]]],
         trimmed: bool,
     ) -> LlmResult[T]:
         reason: str
         if self.breaker.allow():
             try:
-                result = await self._attempts(call, self._primary, self.primary_model, trimmed)
+                result = await self._attempts(call, self.primary_model, trimmed)
             except LlmTransientError as error:
                 self.breaker.record_failure()
                 reason = f"primary_failed:{type(error).__name__}"
@@ -199,10 +175,10 @@ class LlmClient:
                 return result
         else:
             reason = "circuit_open"
-        if self._fallback is None or self.fallback_model is None:
+        if self.fallback_model is None:
             raise LlmUnavailable(reason)
         try:
-            result = await self._attempts(call, self._fallback, self.fallback_model, trimmed)
+            result = await self._attempts(call, self.fallback_model, trimmed)
         except LlmTransientError as error:
             raise LlmUnavailable(f"{reason}; fallback_failed:{type(error).__name__}") from error
         return LlmResult(
@@ -217,8 +193,7 @@ class LlmClient:
 
     async def _attempts(
         self,
-        call: Callable[[ChatOpenAI], Awaitable[tuple[T, AIMessage, str | None]]],
-        chat: ChatOpenAI,
+        call: Callable[[str], Awaitable[tuple[T, ChatAnswer, str | None]]],
         model: str,
         trimmed: bool,
     ) -> LlmResult[T]:
@@ -233,19 +208,15 @@ class LlmClient:
             with attempt, _tracer.start_as_current_span("llm_call") as span:
                 span.set_attribute("supportbus.llm.model", model)
                 try:
-                    value, raw, parse_error = await call(chat)
-                except Exception as error:
-                    ours = translate(error)
-                    self._record(model, type(ours or error).__name__)
-                    if ours is None:
-                        raise
-                    raise ours from error
-                usage: dict[str, Any] = dict(raw.usage_metadata or {})
+                    value, answer, parse_error = await call(model)
+                except (LlmTransientError, LlmPermanentError) as error:
+                    self._record(model, type(error).__name__)
+                    raise
                 result = LlmResult(
                     value=value,
-                    model=str(raw.response_metadata.get("model_name") or model),
-                    prompt_tokens=int(usage.get("input_tokens", 0)),
-                    completion_tokens=int(usage.get("output_tokens", 0)),
+                    model=answer.model,
+                    prompt_tokens=answer.prompt_tokens,
+                    completion_tokens=answer.completion_tokens,
                     parse_error=parse_error,
                     trimmed=trimmed,
                 )
@@ -278,13 +249,6 @@ class LlmClient:
         if isinstance(retry_after, float | int):
             return min(float(retry_after), cap)
         return float(wait_random_exponential(multiplier=0.2, max=cap)(state))
-
-
-def _text(message: AIMessage) -> str:
-    content = message.content
-    if isinstance(content, str):
-        return content
-    return "".join(part if isinstance(part, str) else str(part.get("text", "")) for part in content)
 
 
 # The instructions, the framing and a schema are the same on every call: count them once. The

@@ -1,10 +1,15 @@
-"""LLM failures, translated from openai/httpx exceptions into supportbus's hierarchy."""
+"""LLM failures in supportbus's hierarchy; ``chat_api`` raises them ``from`` aiohttp's errors.
+
+    TransientError
+     └─ LlmTransientError      timeout, connection failure, 429 or 5xx: retried
+         ├─ LlmRateLimited     429, with the server's Retry-After
+         ├─ LlmTimeout         no answer within LLM_TIMEOUT_S
+         └─ LlmUnavailable     neither model answered, or the circuit is open
+    PermanentError
+     └─ LlmPermanentError      any other 4xx, or a prompt that cannot fit the token budget
+"""
 
 from __future__ import annotations
-
-from typing import Any
-
-import openai
 
 from supportbus_runtime.errors import PermanentError, TransientError
 
@@ -37,29 +42,23 @@ class LlmUnavailable(LlmTransientError):
         self.reason = reason
 
 
-def _retry_after(response: Any) -> float | None:
-    if response is None:
-        return None
-    value = response.headers.get("retry-after")
+def _seconds(retry_after: str | None) -> float | None:
+    # Retry-After may also be an HTTP date; then we wait our own backoff instead.
     try:
-        return max(float(value), 0.0) if value is not None else None
+        return max(float(retry_after), 0.0) if retry_after is not None else None
     except ValueError:
         return None
 
 
-def translate(error: BaseException) -> LlmTransientError | LlmPermanentError | None:
-    """Our error for a library error (raise it ``from`` the original); None if not an LLM one."""
-    if isinstance(error, openai.APITimeoutError):
-        return LlmTimeout("the LLM did not answer in time")
-    if isinstance(error, openai.RateLimitError):
+def for_status(
+    status: int, retry_after: str | None = None
+) -> LlmTransientError | LlmPermanentError:
+    """Our error for an HTTP error answer: 429 rate-limited (with its ``Retry-After``), 5xx, 408
+    and 409 worth retrying, any other status a refusal that asking again would not change."""
+    if status == 429:
         return LlmRateLimited(
-            "the LLM endpoint rate-limited the call", retry_after_s=_retry_after(error.response)
+            "the LLM endpoint rate-limited the call", retry_after_s=_seconds(retry_after)
         )
-    if isinstance(error, openai.APIStatusError):
-        status = error.status_code
-        if status >= 500 or status in (408, 409):
-            return LlmTransientError(f"the LLM endpoint answered HTTP {status}")
-        return LlmPermanentError(f"the LLM endpoint refused the call: HTTP {status}")
-    if isinstance(error, openai.APIConnectionError):
-        return LlmTransientError("cannot reach the LLM endpoint")
-    return None
+    if status >= 500 or status in (408, 409):
+        return LlmTransientError(f"the LLM endpoint answered HTTP {status}")
+    return LlmPermanentError(f"the LLM endpoint refused the call: HTTP {status}")

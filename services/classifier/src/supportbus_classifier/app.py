@@ -17,7 +17,7 @@ from supportbus_runtime.embedding import MiniLMEmbedder
 from supportbus_runtime.kit import DeliveryMetrics, ServiceApp, build_service_app
 from supportbus_runtime.llm.metrics import LlmMetrics
 
-if TYPE_CHECKING:  # the LLM stack (langchain, openai) is imported only when configured
+if TYPE_CHECKING:  # the LLM stack (aiohttp, tiktoken) is imported only when configured
     from supportbus_runtime.llm import LlmClient
 
 
@@ -33,7 +33,8 @@ def build_app(settings: ClassifierSettings, *, model: IntentModel | None = None)
     local = ClassificationService(
         model, taxonomy, batch_max=settings.batch_max, batch_wait_ms=settings.batch_wait_ms
     )
-    service = build_classifier(settings, local, taxonomy, llm_metrics=LlmMetrics(metrics.registry))
+    client = _llm_client(settings, LlmMetrics(metrics.registry))
+    service = build_classifier(settings, local, taxonomy, client=client)
     service_app = build_service_app(
         DECLARATION,
         settings,
@@ -47,7 +48,17 @@ def build_app(settings: ClassifierSettings, *, model: IntentModel | None = None)
     )
     # After the consumers drained (on_shutdown): nothing submits any more; stop the worker.
     service_app.app.after_shutdown(local.aclose)
+    if client is not None:
+        service_app.app.after_shutdown(client.aclose)  # its connection pool
     return service_app
+
+
+def _llm_client(settings: ClassifierSettings, metrics: LlmMetrics) -> LlmClient | None:
+    if settings.provider == "local":
+        return None
+    from supportbus_runtime.llm import LlmClient
+
+    return LlmClient(settings, metrics=metrics)
 
 
 def handoff_policy(settings: ClassifierSettings, taxonomy: Taxonomy) -> HandoffPolicy:

@@ -13,22 +13,29 @@ from supportbus_responder.template import TemplateComposer
 from supportbus_runtime.kit import DeliveryMetrics, ServiceApp, build_service_app
 from supportbus_runtime.llm.metrics import LlmMetrics
 
-if TYPE_CHECKING:  # the LLM stack (langchain, openai) is imported only when configured
+if TYPE_CHECKING:  # the LLM stack (aiohttp, tiktoken) is imported only when configured
     from supportbus_responder.llm_composer import LlmComposer
     from supportbus_runtime.llm import LlmClient
 
 
 def build_app(settings: ResponderSettings, *, composer: ReplyComposer | None = None) -> ServiceApp:
     metrics = DeliveryMetrics()
-    if composer is None:
-        composer = (
-            TemplateComposer(brand=settings.brand, max_cited_articles=settings.max_cited_articles)
-            if settings.composer == "template"
-            else build_llm_composer(settings, llm_metrics=LlmMetrics(metrics.registry))
+    client: LlmClient | None = None
+    if composer is None and settings.composer == "llm":
+        from supportbus_runtime.llm import LlmClient
+
+        client = LlmClient(settings, metrics=LlmMetrics(metrics.registry))
+        composer = build_llm_composer(settings, client)
+    elif composer is None:
+        composer = TemplateComposer(
+            brand=settings.brand, max_cited_articles=settings.max_cited_articles
         )
     # Requests routed to a person get the holding reply, whichever composer writes the rest.
     handoff = HandoffComposer(composer, brand=settings.brand)
-    return build_service_app(DECLARATION, settings, routes(handoff), metrics=metrics)
+    service_app = build_service_app(DECLARATION, settings, routes(handoff), metrics=metrics)
+    if client is not None:
+        service_app.app.after_shutdown(client.aclose)  # its connection pool
+    return service_app
 
 
 def build_llm_composer(
