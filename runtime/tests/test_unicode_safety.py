@@ -352,3 +352,44 @@ def test_sanitize_output_never_contains_delimiters_or_format_characters(text: st
 def test_screening_never_raises(text: str) -> None:
     injection_flags(text)
     strip_system_instructions(visible_text(text))
+
+
+def _visible_one_character_at_a_time(text: str) -> str:
+    """The rules as first written, a loop over characters: the memoised table must agree."""
+    out: list[str] = []
+    breaks = str.maketrans({"\r": "\n", "\x85": "\n", "\u2028": "\n", "\u2029": "\n"})
+    for char in text.translate(breaks):
+        code = ord(char)
+        selector = (
+            0xFE00 <= code <= 0xFE0F or 0xE0100 <= code <= 0xE01EF or 0x180B <= code <= 0x180F
+        )
+        if char in "\n\t":
+            out.append(char)
+        elif char in "\x0b\x0c\x1c\x1d\x1e\x1f":
+            out.append(" ")
+        elif unicodedata.category(char) in {"Cf", "Co", "Cn", "Cs", "Cc"} or selector:
+            continue
+        elif unicodedata.category(char) == "Zs":
+            out.append(" ")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(codec=None), max_size=80))
+def test_memoised_visible_text_drops_exactly_what_the_per_character_rules_drop(text: str) -> None:
+    from supportbus_runtime.llm.unicode_safety import _drop_invisible
+
+    assert _drop_invisible(text) == _visible_one_character_at_a_time(text)
+    assert _drop_invisible(text) == _visible_one_character_at_a_time(text)  # from the table
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=60))
+def test_skeleton_drops_combining_marks_and_folds_each_character(text: str) -> None:
+    from supportbus_runtime.llm.unicode_safety import fold_char
+
+    decomposed = unicodedata.normalize("NFD", visible_text(text))
+    kept = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+    assert skeleton(text) == "".join(fold_char(c) for c in kept).casefold()

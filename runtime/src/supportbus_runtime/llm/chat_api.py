@@ -131,7 +131,9 @@ class ChatApi:
         timeout_s: float,
         temperature: float,
         max_tokens: int,
+        proxy: str = "",
     ) -> None:
+        self._proxy = proxy or None
         self._url = f"{base_url.rstrip('/')}/chat/completions"
         self._headers = {
             "Authorization": f"Bearer {api_key}",
@@ -161,7 +163,7 @@ class ChatApi:
         payload = json.dumps(body, ensure_ascii=False).encode()
         try:
             async with self._session_here().post(
-                self._url, data=payload, headers=self._headers
+                self._url, data=payload, headers=self._headers, proxy=self._proxy
             ) as response:
                 raw = await response.read()
                 status, retry_after = response.status, response.headers.get("Retry-After")
@@ -188,8 +190,9 @@ class ChatApi:
     def _session_here(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
         if self._session is None or self._session.closed or self._session_loop is not loop:
-            # trust_env: HTTPS_PROXY/NO_PROXY are honoured, as the openai SDK did.
-            self._session = aiohttp.ClientSession(timeout=self._timeout, trust_env=True)
+            # Not trust_env: it reads ~/.netrc on every request (5% of a call's CPU), and the
+            # proxy is a setting (LLM_PROXY_URL), read where all settings are.
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
             self._session_loop = loop
         return self._session
 

@@ -92,6 +92,7 @@ class LlmClient:
             timeout_s=settings.llm_timeout_s,
             temperature=settings.llm_temperature,
             max_tokens=settings.llm_max_tokens,
+            proxy=settings.llm_proxy_url,
         )
         self.breaker = breaker or CircuitBreaker(
             failure_threshold=settings.llm_breaker_failures,

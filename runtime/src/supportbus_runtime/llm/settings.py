@@ -24,6 +24,10 @@ class LlmSettingsMixin(BaseSettings):
     llm_api_key_file: Path | None = Field(
         default=None, description="A file holding the key (e.g. a mounted secret)."
     )
+    llm_proxy_url: str = Field(
+        default="",
+        description="An HTTP proxy for the LLM endpoint; '' = none. HTTPS_PROXY is not read.",
+    )
     llm_timeout_s: float = Field(default=20.0, gt=0)
     llm_max_tokens: int = Field(default=400, ge=16)
     llm_temperature: float = Field(default=0.0, ge=0.0, le=2.0)

@@ -19,6 +19,7 @@ import html
 import re
 import unicodedata
 import urllib.parse
+from collections.abc import Callable
 from functools import lru_cache
 
 _REMOVED_CATEGORIES = frozenset({"Cf", "Co", "Cn", "Cs", "Cc"})
@@ -45,20 +46,44 @@ def _is_variation_selector(char: str) -> bool:
     return 0xFE00 <= code <= 0xFE0F or 0xE0100 <= code <= 0xE01EF or 0x180B <= code <= 0x180F
 
 
+def _visible_form(char: str) -> str | None:
+    """What ``char`` becomes in visible text: itself, a space or a newline, or None (dropped)."""
+    if char in _KEPT_CONTROLS:
+        return char
+    line_break = char.translate(_LINE_BREAKS)
+    if line_break != char:
+        return line_break
+    if char in _SPACE_CONTROLS:
+        return " "
+    category = unicodedata.category(char)
+    if category in _REMOVED_CATEGORIES or _is_variation_selector(char):
+        return None
+    return " " if category == "Zs" else char  # no-break spaces, U+2000–200A, ideographic space
+
+
+class _MemoTable(dict[int, "str | None"]):
+    """A ``str.translate`` table filled on first sight of each code point, so the per-character
+    rules run in Python once per distinct character, and every pass after runs in C (a per-
+    character loop here was 40% of an LLM classification's CPU). Bounded: past ``_MEMO_MAX``
+    distinct characters the rest are computed without being kept."""
+
+    def __init__(self, form: Callable[[str], str | None]) -> None:
+        super().__init__()
+        self._form = form
+
+    def __missing__(self, code: int) -> str | None:
+        value = self._form(chr(code))
+        if len(self) < _MEMO_MAX:
+            self[code] = value
+        return value
+
+
+_MEMO_MAX = 65_536
+_VISIBLE = _MemoTable(_visible_form)
+
+
 def _drop_invisible(text: str) -> str:
-    out: list[str] = []
-    for char in text.translate(_LINE_BREAKS):
-        if char in _KEPT_CONTROLS:
-            out.append(char)
-        elif char in _SPACE_CONTROLS:
-            out.append(" ")
-        elif unicodedata.category(char) in _REMOVED_CATEGORIES or _is_variation_selector(char):
-            continue
-        elif unicodedata.category(char) == "Zs":
-            out.append(" ")  # no-break spaces, U+2000–200A, ideographic space
-        else:
-            out.append(char)
-    return "".join(out)
+    return text.translate(_VISIBLE)
 
 
 def visible_text(text: str) -> str:
@@ -80,6 +105,8 @@ def hidden_characters(text: str) -> bool:
     """The text carries format characters a reader cannot see (a lone leading BOM, and joiners
     between two non-ASCII characters as in emoji sequences or Persian, do not count), or
     supplementary variation selectors (a known way to smuggle bytes)."""
+    if text.isascii():  # no format characters, no variation selectors
+        return False
     if text.startswith("\ufeff"):
         text = text[1:]
     for index, char in enumerate(text):
@@ -120,8 +147,14 @@ def skeleton(text: str) -> str:
     visible text, accents dropped, confusables (Cyrillic, Greek, math letters, …) mapped to
     Latin."""
     decomposed = unicodedata.normalize("NFD", visible_text(text))
-    stripped = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
-    return "".join(fold_char(c) for c in stripped).casefold()
+    return decomposed.translate(_SKELETON).casefold()
+
+
+def _skeleton_form(char: str) -> str | None:
+    return None if unicodedata.category(char) == "Mn" else fold_char(char)
+
+
+_SKELETON = _MemoTable(_skeleton_form)
 
 
 def _printable(decoded: bytes) -> str | None:
