@@ -127,6 +127,21 @@ def test_nested_tool_schema_is_sent_flat_without_title_annotations() -> None:
     assert "title" not in finding["properties"]["severity"]
 
 
+class Topic(BaseModel):
+    """A topic and its subtopics."""
+
+    name: str
+    subtopics: list[Topic] = []
+
+
+def test_recursive_tool_schema_keeps_its_definitions_instead_of_recursing_forever() -> None:
+    parameters = tool_definition(Topic)["function"]["parameters"]
+    assert parameters["$ref"] == "#/$defs/Topic"
+    subtopics = parameters["$defs"]["Topic"]["properties"]["subtopics"]
+    assert subtopics["items"] == {"$ref": "#/$defs/Topic"}
+    assert "title" not in parameters["$defs"]["Topic"]
+
+
 @pytest.mark.parametrize(
     ("status", "retry_after", "expected", "wait"),
     [

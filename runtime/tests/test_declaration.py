@@ -130,3 +130,24 @@ def test_declaration_and_operations_import_neither_the_app_nor_each_other() -> N
     loaded = result.stdout.split("'")[1::2]
     assert "supportbus_runtime.app" not in loaded
     assert "supportbus_runtime.declaration" in loaded
+
+
+async def test_what_the_service_holds_is_closed_once_in_order_after_shutdown() -> None:
+    closed: list[str] = []
+
+    async def close_pool() -> None:
+        closed.append("pool")
+
+    def close_failing() -> None:
+        closed.append("failing")
+        raise RuntimeError("the connection was already gone")
+
+    service_app = build_service_app(
+        DECLARATION,
+        ServiceSettings(),
+        [RECEIVED.handled_by(_declared)],
+        closing=[close_failing, None, close_pool],
+    )
+    await service_app.app.stop()  # the shutdown a SIGTERM runs: drain, stop, then close
+    await service_app.aclose()  # a second close (a test's own) closes nothing twice
+    assert closed == ["failing", "pool"]  # the failing close did not keep the pool open

@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import fcntl
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import httpx
 
@@ -104,12 +109,69 @@ def wait_until_http_ok(url: str, timeout: float, *, check: Callable[[], object] 
         time.sleep(interval)
 
 
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that makes the kernel SIGTERM the child when its parent dies, even by
+    SIGKILL or an unhandled SIGTERM, when atexit never runs (Linux only; None elsewhere). The
+    libc function is looked up here, before the fork, so the child only calls it."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def arm() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before the line above: nobody will
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return arm
+
+
+class _Spawner:
+    """Forks every child from one daemon thread that lives as long as the process.
+
+    The kernel sends the death signal when the *thread* that forked the child ends, not the
+    process: a server started from ``asyncio.to_thread`` or a short-lived thread would be
+    stopped as soon as that worker exits. A daemon thread ends only with the interpreter."""
+
+    _lock = threading.Lock()
+    _requests: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] | None = None
+
+    @classmethod
+    def run(cls, spawn: Callable[[], Any]) -> Any:
+        with cls._lock:
+            if cls._requests is None:
+                cls._requests = queue.SimpleQueue()
+                threading.Thread(
+                    target=cls._serve, args=(cls._requests,), name="child-spawner", daemon=True
+                ).start()
+        result: Future[Any] = Future()
+        cls._requests.put((spawn, result))
+        return result.result()
+
+    @staticmethod
+    def _serve(requests: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]]) -> None:
+        while True:
+            spawn, result = requests.get()
+            try:
+                result.set_result(spawn())
+            except BaseException as error:  # handed to the caller, who raises it
+                result.set_exception(error)
+
+
 class ChildProcess:
     """One child process in its own session, its output in a log file.
 
     Its own session, so Ctrl-C at the terminal reaches us and not the child (we decide how it
     stops), and so stopping signals the whole process group, anything the child spawned too.
-    The process object is kept after it exits, so its exit code stays readable.
+    The process object is kept after it exits, so its exit code stays readable. On Linux the
+    child is also told to stop when we die without running atexit (SIGKILL, a ``timeout``
+    around pytest), so a killed test run leaves no broker or service behind eating the CPU.
     """
 
     _process: subprocess.Popen[bytes] | None = None
@@ -120,14 +182,17 @@ class ChildProcess:
         when ``append``; otherwise one run per file); ``env`` None inherits ours."""
         output.parent.mkdir(parents=True, exist_ok=True)
         with open(output, "ab" if append else "wb") as log:  # the child keeps its own fd
-            self._process = subprocess.Popen(
-                list(argv),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=cwd,
-                env=env,
-                start_new_session=True,
+            self._process = _Spawner.run(
+                lambda: subprocess.Popen(
+                    list(argv),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=cwd,
+                    env=env,
+                    start_new_session=True,
+                    preexec_fn=_die_with_parent(),
+                )
             )
         atexit.register(self.stop)  # never leave an orphan behind the interpreter
 

@@ -8,6 +8,7 @@ spans and its topics.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -50,10 +51,26 @@ class ServiceApp:
     # What stopped the start (refused credentials, denied ACLs), for run_service to report:
     # uvicorn's lifespan swallows the exception itself.
     startup_failures: list[SupportbusError] = field(default_factory=list)
+    # What the service holds open (connection pools, batching workers), closed in this order
+    # once the consumers drained and the broker stopped. Emptied as it is closed.
+    closing: list[Callable[[], object]] = field(default_factory=list)
 
     @property
     def service(self) -> str:
         return self.declaration.name
+
+    async def aclose(self) -> None:
+        """Close what the service holds, once; the app calls it after shutdown. A test that
+        drives only the broker (``TestKafkaBroker`` runs none of the app's hooks) calls it
+        itself, or the pools are reported unclosed when the interpreter exits."""
+        while self.closing:
+            close = self.closing.pop(0)
+            try:
+                result = close()
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:  # one failing close must not leave the others open
+                log.exception("closing %s failed", getattr(close, "__qualname__", close))
 
     @property
     def outputs(self) -> tuple[Output[Any], ...]:
@@ -85,13 +102,16 @@ def build_service_app(
     routes: Iterable[Route[Any]],
     *,
     metrics: DeliveryMetrics | None = None,
+    closing: Iterable[Callable[[], object] | None] = (),
 ) -> ServiceApp:
     """A FastStream app whose consumers follow the shared delivery policy, traced (W3C context
     in Kafka headers) and measured, and which creates its topics (inputs, their dead-letter
     topics, outputs) before it subscribes.
 
     ``service`` is the service's declaration and ``routes`` its inputs with their handlers
-    (:meth:`ServiceDeclaration.routes` checks they match)."""
+    (:meth:`ServiceDeclaration.routes` checks they match). ``closing`` are the ``aclose`` (or
+    ``close``) of what the handlers use, called in order after shutdown, when nothing submits
+    any more; None entries (a client not configured) are skipped."""
     declaration, checked = service, service.routes(routes)
     name = declaration.name
     metrics = metrics or DeliveryMetrics()
@@ -142,7 +162,7 @@ def build_service_app(
         on_shutdown=[drain_consumers],
         logger=logging.getLogger(name),
     )
-    return ServiceApp(
+    service_app = ServiceApp(
         declaration=declaration,
         app=app,
         broker=broker,
@@ -150,7 +170,10 @@ def build_service_app(
         metrics=metrics,
         routes=checked,
         startup_failures=startup_failures,
+        closing=[close for close in closing if close is not None],
     )
+    app.after_shutdown(service_app.aclose)
+    return service_app
 
 
 async def _prepare_topics(topics: list[str], settings: ServiceSettings) -> None:

@@ -80,6 +80,7 @@ async def _responses(service_app: ServiceApp, *events: TicketCreated) -> list[An
     async with TestKafkaBroker(service_app.broker) as broker:
         for event in events:
             await broker.publish(event.model_dump_json().encode(), TICKET_CREATED)
+    await service_app.aclose()  # the LLM pool: TestKafkaBroker runs none of the app's hooks
     return out
 
 

@@ -32,15 +32,13 @@ def build_app(
 
         client = LlmClient(settings, metrics=LlmMetrics(metrics.registry))
         reviewer = build_crew_reviewer(settings, client)
-    service_app = build_service_app(
+    return build_service_app(
         DECLARATION,
         settings,
         routes(reviewer, articles, min_score=settings.min_score),
         metrics=metrics,
+        closing=[client.aclose if client else None],  # the LLM connection pool
     )
-    if client is not None:
-        service_app.app.after_shutdown(client.aclose)  # its connection pool
-    return service_app
 
 
 def build_crew_reviewer(

@@ -80,7 +80,10 @@ def tool_definition(schema: type[BaseModel]) -> dict[str, Any]:
     JSON schema (references inlined, titles dropped) the parameters. Cached: do not mutate."""
     parameters = schema.model_json_schema()
     definitions = parameters.pop("$defs", {})
-    parameters = _without_titles(_inline(parameters, definitions))
+    try:
+        parameters = _without_titles(_inline(parameters, definitions, frozenset()))
+    except _RecursiveSchema:  # a model that contains itself cannot be sent flat: keep "$defs"
+        parameters = _without_titles(schema.model_json_schema())
     description = parameters.pop("description", None) or (schema.__doc__ or "").strip()
     function: dict[str, Any] = {"name": schema.__name__, "parameters": parameters}
     if description:
@@ -88,17 +91,26 @@ def tool_definition(schema: type[BaseModel]) -> dict[str, Any]:
     return {"type": "function", "function": function}
 
 
-def _inline(node: Any, definitions: dict[str, Any]) -> Any:
+class _RecursiveSchema(Exception):
+    """A ``$ref`` met again inside its own expansion."""
+
+
+def _inline(node: Any, definitions: dict[str, Any], expanding: frozenset[str]) -> Any:
     # Some OpenAI-compatible servers do not resolve "$ref"; a nested schema is sent flat.
+    # ``expanding`` holds the references being expanded above this node: met again, the
+    # schema is recursive and inlining would never end.
     if isinstance(node, dict):
         reference = node.get("$ref")
         if isinstance(reference, str) and reference.startswith("#/$defs/"):
-            resolved = _inline(definitions[reference.removeprefix("#/$defs/")], definitions)
-            rest = {k: _inline(v, definitions) for k, v in node.items() if k != "$ref"}
+            if reference in expanding:
+                raise _RecursiveSchema(reference)
+            inner = expanding | {reference}
+            resolved = _inline(definitions[reference.removeprefix("#/$defs/")], definitions, inner)
+            rest = {k: _inline(v, definitions, expanding) for k, v in node.items() if k != "$ref"}
             return {**resolved, **rest}
-        return {key: _inline(value, definitions) for key, value in node.items()}
+        return {key: _inline(value, definitions, expanding) for key, value in node.items()}
     if isinstance(node, list):
-        return [_inline(item, definitions) for item in node]
+        return [_inline(item, definitions, expanding) for item in node]
     return node
 
 

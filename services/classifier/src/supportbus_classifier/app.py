@@ -35,7 +35,7 @@ def build_app(settings: ClassifierSettings, *, model: IntentModel | None = None)
     )
     client = _llm_client(settings, LlmMetrics(metrics.registry))
     service = build_classifier(settings, local, taxonomy, client=client)
-    service_app = build_service_app(
+    return build_service_app(
         DECLARATION,
         settings,
         routes(
@@ -45,12 +45,9 @@ def build_app(settings: ClassifierSettings, *, model: IntentModel | None = None)
             handoff_counter(metrics.registry),
         ),
         metrics=metrics,
+        # The batching worker, then the LLM connection pool.
+        closing=[local.aclose, client.aclose if client else None],
     )
-    # After the consumers drained (on_shutdown): nothing submits any more; stop the worker.
-    service_app.app.after_shutdown(local.aclose)
-    if client is not None:
-        service_app.app.after_shutdown(client.aclose)  # its connection pool
-    return service_app
 
 
 def _llm_client(settings: ClassifierSettings, metrics: LlmMetrics) -> LlmClient | None:

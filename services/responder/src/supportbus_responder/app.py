@@ -32,10 +32,13 @@ def build_app(settings: ResponderSettings, *, composer: ReplyComposer | None = N
         )
     # Requests routed to a person get the holding reply, whichever composer writes the rest.
     handoff = HandoffComposer(composer, brand=settings.brand)
-    service_app = build_service_app(DECLARATION, settings, routes(handoff), metrics=metrics)
-    if client is not None:
-        service_app.app.after_shutdown(client.aclose)  # its connection pool
-    return service_app
+    return build_service_app(
+        DECLARATION,
+        settings,
+        routes(handoff),
+        metrics=metrics,
+        closing=[client.aclose if client else None],  # the LLM connection pool
+    )
 
 
 def build_llm_composer(

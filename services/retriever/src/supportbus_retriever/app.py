@@ -99,10 +99,11 @@ def build_app(settings: RetrieverSettings, *, index: KnowledgeIndex | None = Non
         batch_max=settings.batch_max,
         batch_wait_ms=settings.batch_wait_ms,
     )
-    service_app = build_service_app(DECLARATION, settings, routes(service))
-    # After the consumers drained (on_shutdown): nothing submits any more; stop the worker.
-    service_app.app.after_shutdown(service.aclose)
     close = getattr(index, "close", None)
-    if owned and callable(close):
-        service_app.app.after_shutdown(close)  # e.g. the Weaviate client's connections
-    return service_app
+    return build_service_app(
+        DECLARATION,
+        settings,
+        routes(service),
+        # The batching worker, then the index we built (e.g. the Weaviate client's connections).
+        closing=[service.aclose, close if owned and callable(close) else None],
+    )

@@ -39,7 +39,9 @@ def build_app(settings: TicketerSettings, *, tickets: TicketingSystem | None = N
         # Client spans, and the traceparent header that ties the helpdesk's spans in.
         HTTPXClientInstrumentor.instrument_client(http)
         tickets = HelpdeskClient(http)
-    service_app = build_service_app(DECLARATION, settings, routes(TicketService(tickets)))
-    if http is not None:
-        service_app.app.after_shutdown(http.aclose)
-    return service_app
+    return build_service_app(
+        DECLARATION,
+        settings,
+        routes(TicketService(tickets)),
+        closing=[http.aclose if http else None],
+    )
