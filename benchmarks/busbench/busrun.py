@@ -166,8 +166,14 @@ def _row(
     if running.stub is not None:
         calls = stub_calls / len(ids)
         row.notes.append(f"LLM calls/req {calls:.2f}")
-        if spec.llm_calls_expected is not None and abs(calls - spec.llm_calls_expected) > 1e-9:
-            row.notes.append(f"expected {spec.llm_calls_expected:.2f}: repair calls or retries")
+        if spec.llm_calls_expected is not None:
+            # A request handed to a person gets a holding reply, composed without the LLM.
+            handed_off = sum(1 for r in answered if outcomes.details[r][0] == "handoff")
+            expected = spec.llm_calls_expected - handed_off / len(ids)
+            if handed_off:
+                row.notes.append(f"{handed_off} handed off")
+            if abs(calls - expected) > 1e-9:
+                row.notes.append(f"expected {expected:.2f}: repair calls or retries")
     tags = Counter(t for r in answered for t in outcomes.details[r][1])
     if tags:
         row.notes.append("fallbacks " + ", ".join(f"{t} {c}" for t, c in sorted(tags.items())))

@@ -19,7 +19,11 @@ class Sizes:
     baseline_hybrid: int
     sustained_embedded: int
     offered_seconds: float
+    # At MAX_IN_FLIGHT=m an LLM-bound run sends min(sustained_llm, llm_per_slot * m) requests:
+    # the first answer needs a whole pipeline latency (two 250 ms calls and four hops) while
+    # the stack fills up, and a run only some windows of m long measures mostly that ramp.
     sustained_llm: int
+    llm_per_slot: int
     hybrid: int
     hop_records: int
     # Every run ends when all its requests are accounted for, or fails: after run_timeout_s in
@@ -32,6 +36,9 @@ class Sizes:
     # A stack's start (model loading) and its warm-up requests, together.
     start_timeout_s: float = 240.0
 
+    def llm_run(self, max_in_flight: int) -> int:
+        return min(self.sustained_llm, self.llm_per_slot * max_in_flight)
+
 
 QUICK = Sizes(
     name="quick",
@@ -40,24 +47,27 @@ QUICK = Sizes(
     baseline_hybrid=30,
     sustained_embedded=100,
     offered_seconds=3.0,
-    sustained_llm=50,
-    hybrid=50,
+    sustained_llm=100,
+    llm_per_slot=4,
+    hybrid=100,
     hop_records=500,
     run_timeout_s=300.0,
     stall_timeout_s=60.0,
 )
 
-# Sized so the whole benchmark stays within about 15 minutes on 2 cores even with a runtime
-# that handles one record at a time (about 10 requests/s embedded, 3-4/s LLM-bound).
+# Sized for steady state: each sustained run lasts 15-40 s at the rates this runtime reaches
+# on 2 cores (a fresh broker also spends its first seconds compiling its hot paths), and the
+# whole benchmark stays within about 15 minutes.
 DEFAULT = Sizes(
     name="default",
     baseline_embedded=300,
     baseline_llm=40,
     baseline_hybrid=100,
-    sustained_embedded=1000,
-    offered_seconds=8.0,
-    sustained_llm=150,
-    hybrid=150,
+    sustained_embedded=3000,
+    offered_seconds=20.0,
+    sustained_llm=1500,
+    llm_per_slot=20,
+    hybrid=1500,
     hop_records=5000,
     run_timeout_s=600.0,
     stall_timeout_s=90.0,

@@ -121,7 +121,7 @@ async def llm_stack(
                     "bus, LLM-bound",
                     label,
                     "sustained",
-                    sizes.hybrid if hybrid else sizes.sustained_llm,
+                    sizes.hybrid if hybrid else sizes.llm_run(max_in_flight),
                     base=base_key,
                     key=f"bus-{slug}",
                     llm_calls_expected=None if hybrid else 2.0,

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.optimize import minimize_scalar
 
 _TEMPERATURE_BOUNDS = (1e-3, 100.0)
 
@@ -28,6 +27,7 @@ def softmax(scores: NDArray[np.floating], temperature: float) -> NDArray[np.floa
 
 def fit_temperature(scores: NDArray[np.floating], truth: NDArray[np.intp]) -> float:
     """The temperature minimising the negative log-likelihood of the true classes."""
+    from scipy.optimize import minimize_scalar  # training only: the service never imports SciPy
 
     def nll(log_t: float) -> float:
         probabilities = softmax(scores, float(np.exp(log_t)))

@@ -40,9 +40,12 @@ from numpy.typing import NDArray
 
 from supportbus_classifier.calibration import fit_temperature, softmax
 from supportbus_classifier.errors import ClassifierError, ModelUnavailable
-from supportbus_classifier.lexical_features import LEXICAL_FEATURES, LexicalFeatures
+from supportbus_classifier.lexical_features import (
+    EMBEDDING_WEIGHT,
+    LEXICAL_FEATURES,
+    LexicalFeatures,
+)
 from supportbus_classifier.ports import IntentPrediction
-from supportbus_classifier.svm_fit import EMBEDDING_WEIGHT, features, fit_svm, out_of_fold_scores
 from supportbus_classifier.taxonomy import Taxonomy
 from supportbus_runtime.embedding import TextEmbedder
 from supportbus_runtime.telemetry import child_span, tracer
@@ -73,12 +76,12 @@ class ModelMetadata:
 def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
-    names = ("supportbus-classifier", "scikit-learn", "numpy", "scipy", "fastembed")
+    names = ("supportbus-classifier", "scikit-learn", "numpy", "scipy", "onnxruntime", "tokenizers")
     found = {}
     for name in names:
         try:
             found[name] = version(name)
-        except PackageNotFoundError:  # fastembed is optional: tests train on other embedders
+        except PackageNotFoundError:  # the embedding extra is optional: tests use other embedders
             continue
     return found
 
@@ -145,8 +148,15 @@ class LinearIntentModel:
         return softmax(self.scores(texts, vectors), self.metadata.temperature)
 
     def scores(self, texts: Sequence[str], vectors: NDArray[np.float32]) -> NDArray[np.float64]:
-        combined = features(vectors, self._lexical.transform(texts))
-        return np.asarray(combined @ self._weights.T, dtype=np.float64) + self._bias
+        """[EMBEDDING_WEIGHT * embedding, TF-IDF] times the weights, without a sparse matrix:
+        the embedding's columns as one product, each text's few non-zero TF-IDF columns
+        gathered from the rest."""
+        dimension = vectors.shape[1]
+        dense = np.asarray(vectors, dtype=np.float32) * EMBEDDING_WEIGHT
+        scores = np.asarray(dense @ self._weights[:, :dimension].T, dtype=np.float64)
+        rows, columns, values = self._lexical.coordinates(texts)
+        np.add.at(scores, rows, self._weights[:, dimension + columns].T * values[:, np.newaxis])
+        return scores + self._bias
 
     # -- training ---------------------------------------------------------------------------
     @classmethod
@@ -168,6 +178,8 @@ class LinearIntentModel:
             raise ClassifierError("training needs at least one text, and one label per text")
         if len(set(labels)) < 2:
             raise ClassifierError("training needs at least two intents")
+        from supportbus_classifier.svm_fit import fit_svm, out_of_fold_scores
+
         report = on_step or (lambda _: None)
         embedded = embedder.embed(texts) if vectors is None else vectors
         classes = sorted(set(labels))

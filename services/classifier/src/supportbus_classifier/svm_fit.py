@@ -8,9 +8,10 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.sparse import csr_matrix, hstack
 
-from supportbus_classifier.lexical_features import LexicalFeatures
+from supportbus_classifier.lexical_features import EMBEDDING_WEIGHT, LexicalFeatures
 
-EMBEDDING_WEIGHT = 2.0
+__all__ = ["EMBEDDING_WEIGHT", "SVM_C", "features", "fit_svm", "out_of_fold_scores"]
+
 SVM_C = 0.5
 
 
