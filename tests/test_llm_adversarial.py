@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from supportbus_llm_stub.testing import StubServer
 from supportbus_responder.app import build_llm_composer
 from supportbus_responder.ports import ReplyInput
 from supportbus_responder.settings import ResponderSettings
+from supportbus_runtime.llm import LlmClient
 from supportbus_runtime.llm.guardrails import check_reply, injection_flags, urls_in
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -123,23 +124,29 @@ def test_the_set_covers_every_attack_with_known_intents(taxonomy: Taxonomy) -> N
     assert all(styles[style] >= 8 for style in STYLES), styles
 
 
+@pytest.fixture
+async def llm_clients() -> AsyncIterator[list[LlmClient]]:
+    """The test's LLM clients, closed after it (each holds an aiohttp pool)."""
+    opened: list[LlmClient] = []
+    yield opened
+    for client in opened:
+        await client.aclose()
+
+
 async def test_injections_never_steer_routing_priority_or_replies(
-    stub: StubServer, taxonomy: Taxonomy
+    stub: StubServer, taxonomy: Taxonomy, llm_clients: list[LlmClient]
 ) -> None:
     answers = {request_text(_request(r)): r["expected_intent"] for r in ROWS}
     local = ClassificationService(OracleModel(list(taxonomy.intents), answers), taxonomy)
-    classifier = build_classifier(
-        ClassifierSettings(
-            provider="llm", llm_base_url=stub.base_url, llm_model="gullible", llm_timeout_s=5
-        ),
-        local,
-        taxonomy,
+    classifier_settings = ClassifierSettings(
+        provider="llm", llm_base_url=stub.base_url, llm_model="gullible", llm_timeout_s=5
     )
-    composer = build_llm_composer(
-        ResponderSettings(
-            composer="llm", llm_base_url=stub.base_url, llm_model="gullible", llm_timeout_s=5
-        )
+    responder_settings = ResponderSettings(
+        composer="llm", llm_base_url=stub.base_url, llm_model="gullible", llm_timeout_s=5
     )
+    llm_clients += [LlmClient(classifier_settings), LlmClient(responder_settings)]
+    classifier = build_classifier(classifier_settings, local, taxonomy, client=llm_clients[0])
+    composer = build_llm_composer(responder_settings, llm_clients[1])
     outcomes: Counter[str] = Counter()
     failures: list[str] = []
     kinds: Counter[str] = Counter()  # failures by kind, for the summary line

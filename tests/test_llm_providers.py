@@ -4,7 +4,7 @@ client, against the scriptable OpenAI-compatible stub running as a subprocess on
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -24,6 +24,20 @@ from supportbus_runtime.llm.guardrails import BEGIN, END
 from supportbus_runtime.llm.tokens import count_tokens
 
 LOCAL_NAME = "local-fake"
+OPEN_CLIENTS: list[LlmClient] = []  # the clients the helpers below made, closed after each test
+
+
+def _opened(client: LlmClient) -> LlmClient:
+    OPEN_CLIENTS.append(client)
+    return client
+
+
+@pytest.fixture(autouse=True)
+async def _close_llm_clients() -> AsyncIterator[None]:
+    # Each client holds an aiohttp pool; left open, it is reported unclosed at interpreter exit.
+    yield
+    while OPEN_CLIENTS:
+        await OPEN_CLIENTS.pop().aclose()
 
 
 class FixedModel:
@@ -73,7 +87,8 @@ def _classifier(
     local = ClassificationService(
         FixedModel(list(taxonomy.intents), local_intent, confidences), taxonomy
     )
-    return build_classifier(_settings(stub, **settings), local, taxonomy, client=client)
+    chosen = _settings(stub, **settings)
+    return build_classifier(chosen, local, taxonomy, client=_opened(client or LlmClient(chosen)))
 
 
 def _settings(stub: StubServer, **settings: Any) -> ClassifierSettings:
@@ -359,7 +374,8 @@ def _composer(stub: StubServer, **settings: Any) -> Any:
         "llm_retry_attempts": 1,
     }
     values.update(settings)
-    return build_llm_composer(ResponderSettings(**values))
+    chosen = ResponderSettings(**values)
+    return build_llm_composer(chosen, _opened(LlmClient(chosen)))
 
 
 async def _compose(stub: StubServer, body: str = "My card was stolen", **settings: Any) -> Any:
@@ -438,7 +454,8 @@ async def test_llm_calls_and_tokens_are_counted_by_model(
     local = ClassificationService(
         FixedModel(list(taxonomy.intents), "card_arrival", None), taxonomy
     )
-    classifier = build_classifier(config, local, taxonomy, llm_metrics=LlmMetrics(registry))
+    client = _opened(LlmClient(config, metrics=LlmMetrics(registry)))
+    classifier = build_classifier(config, local, taxonomy, client=client)
     stub.script([_tool("lost_or_stolen_card")])
     await classifier.classify_async(_request("My card was stolen"))
 

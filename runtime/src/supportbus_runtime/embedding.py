@@ -6,6 +6,11 @@ by fastembed otherwise.
 
 fastembed itself is only the downloader: importing it costs a service 51 MiB of RSS and 0.6 s
 (huggingface_hub, httpx, rich, Pillow for its image models), for what is here two calls.
+
+Loading the model also holds numpy's BLAS to one thread for the process. The products beside
+the model (the classifier's linear layer and nearest examples, vector scores) are small, and
+BLAS's own pool of spinning threads fights onnxruntime's for the same cores: one classification
+cost 10.0 ms with both pools and 3.8 ms with BLAS on one thread (`supportbus eval classify`).
 """
 
 from __future__ import annotations
@@ -81,6 +86,7 @@ class MiniLMEmbedder:
                     f"cannot load the embedding model from {source}: {error}. Put the ONNX model "
                     "folder in place (see ../shared/README.md) or allow the download."
                 ) from error
+            _one_blas_thread()
             # ONNX runtime plans its memory on the first run: pay that here, at start, before
             # the consumer joins its group, not on the first record of a new assignment.
             model.embed(["warm up", "a longer warm-up text of a few words"])
@@ -106,6 +112,12 @@ class MiniLMEmbedder:
                 rows = order[start : start + self._batch_size]
                 matrix[rows] = self._model.embed([texts[i] for i in rows])
         return matrix
+
+
+def _one_blas_thread() -> None:
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")  # stays in force: not used as a context
 
 
 class _OnnxSentenceModel:

@@ -17,7 +17,7 @@ from supportbus_classifier.calibration import (
     softmax,
 )
 from supportbus_classifier.errors import ModelUnavailable
-from supportbus_classifier.linear_model import FEATURE_SET, LinearIntentModel
+from supportbus_classifier.linear_model import FEATURE_SET, FORMAT_VERSION, LinearIntentModel
 from supportbus_classifier.taxonomy import Taxonomy
 from supportbus_devtools.testing import HashingEmbedder
 
@@ -134,10 +134,23 @@ def test_model_trained_with_other_features_is_refused_with_a_clear_message(
         LinearIntentModel.load(path, embedder=HashingEmbedder(), taxonomy=_taxonomy(tmp_path))
 
 
-def test_model_file_of_the_embedding_only_format_is_refused(tmp_path: Path) -> None:
-    path = _saved_with_metadata(tmp_path, format_version=1)
-    with pytest.raises(ModelUnavailable, match="file format 1 != 2"):
+@pytest.mark.parametrize("older", [1, 2], ids=["embedding-only", "without-nearest-examples"])
+def test_model_file_of_an_older_format_is_refused(tmp_path: Path, older: int) -> None:
+    path = _saved_with_metadata(tmp_path, format_version=older)
+    with pytest.raises(ModelUnavailable, match=f"file format {older} != {FORMAT_VERSION}"):
         LinearIntentModel.load(path, embedder=HashingEmbedder(), taxonomy=_taxonomy(tmp_path))
+
+
+def test_saved_model_scores_as_the_trained_one(tmp_path: Path) -> None:
+    texts, labels = _examples()
+    trained = LinearIntentModel.train(texts, labels, embedder=HashingEmbedder())
+    trained.save(tmp_path / "m.npz")
+    loaded = LinearIntentModel.load(
+        tmp_path / "m.npz", embedder=HashingEmbedder(), taxonomy=_taxonomy(tmp_path)
+    )
+    asked = ["my card never came", "fee on a transfer top up", *texts]
+    vectors = HashingEmbedder().embed(asked)
+    np.testing.assert_array_equal(loaded.scores(asked, vectors), trained.scores(asked, vectors))
 
 
 def test_two_intents_train_and_predict_like_more(tmp_path: Path) -> None:

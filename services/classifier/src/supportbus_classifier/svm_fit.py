@@ -1,4 +1,5 @@
-"""Fitting the intent model's linear SVM: on all examples, and fold by fold for calibration."""
+"""Fitting the intent model's linear SVM on all examples, and the whole model's scores fold by
+fold for calibration."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.sparse import csr_matrix, hstack
 
+from supportbus_classifier import nearest_examples
 from supportbus_classifier.lexical_features import EMBEDDING_WEIGHT, LexicalFeatures
+from supportbus_classifier.nearest_examples import NearestExamples
 
 __all__ = ["EMBEDDING_WEIGHT", "SVM_C", "features", "fit_svm", "out_of_fold_scores"]
 
@@ -41,6 +44,8 @@ def out_of_fold_scores(
     folds: int,
     report: Callable[[str], None],
 ) -> NDArray[np.float64]:
+    """Each text scored as the service would score it (SVM and nearest examples) by a model
+    fitted on the other folds."""
     from sklearn.model_selection import StratifiedKFold
 
     n_classes = int(truth.max()) + 1
@@ -52,5 +57,10 @@ def out_of_fold_scores(
             [texts[i] for i in fit_rows], vectors[fit_rows], truth[fit_rows], n_classes
         )
         held = features(vectors[held_rows], lexical.transform([texts[i] for i in held_rows]))
-        scores[held_rows] = np.asarray(held @ weights.T) + bias
+        nearest = NearestExamples(vectors[fit_rows], truth[fit_rows], n_classes)
+        scores[held_rows] = (
+            np.asarray(held @ weights.T)
+            + bias
+            + nearest_examples.WEIGHT * nearest.scores(vectors[held_rows])
+        )
     return scores
