@@ -10,7 +10,7 @@ fastembed itself is only the downloader: importing it costs a service 51 MiB of 
 Loading the model also holds numpy's BLAS to one thread for the process. The products beside
 the model (the classifier's linear layer and nearest examples, vector scores) are small, and
 BLAS's own pool of spinning threads fights onnxruntime's for the same cores: one classification
-cost 10.0 ms with both pools and 3.8 ms with BLAS on one thread (`supportbus eval classify`).
+cost 10.0 ms with both pools and 4.0 ms with BLAS on one thread (`supportbus eval classify`).
 """
 
 from __future__ import annotations

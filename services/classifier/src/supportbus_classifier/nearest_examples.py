@@ -8,9 +8,9 @@ intent most similar to it; the model adds it, times a weight, to the SVM's score
 Cross-validated on the training split (``benchmarks/classifier_features.py``), k = 2 and weight 7
 lift the SVM from 0.9242 to 0.9299.
 
-The examples are kept in float16 (half the model file and memory, and the same ranking); the
-training folds score through the same rounding, so the temperature is fitted to the scores the
-service computes.
+The examples are rounded to float16 (the model file saves them so, half the size, and the
+ranking is the same) and held as float32 for the product; the training folds score through the
+same rounding, so the temperature is fitted to the scores the service computes.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ class NearestExamples:
         if len(vectors) != len(truth):
             raise ValueError("one intent per example")
         order = np.argsort(truth, kind="stable")
-        self._stored = np.asarray(vectors, dtype=np.float16)[order]
-        self._vectors = self._stored.astype(np.float32)
+        # One copy only: float16 values held as float32 (exact), turned back to float16 to save.
+        self._vectors = np.asarray(vectors, dtype=np.float16)[order].astype(np.float32)
         self._truth = np.asarray(truth, dtype=np.intp)[order]
         self._neighbours = neighbours
         counts = np.bincount(self._truth, minlength=n_classes)
@@ -65,7 +65,7 @@ class NearestExamples:
         return np.asarray(sums / self._taken, dtype=np.float64)
 
     def to_arrays(self) -> dict[str, NDArray[np.generic]]:
-        return {"knn_vectors": self._stored, "knn_truth": self._truth}
+        return {"knn_vectors": self._vectors.astype(np.float16), "knn_truth": self._truth}
 
     @classmethod
     def from_arrays(
